@@ -14,7 +14,8 @@
 //! - [`typing`] — `message/custom/typing`.
 //! - [`token`], [`menu`], [`qrcode`], [`user`], [`kf`] — the other Official Account endpoint
 //!   families (§2, §7–§10), as typed requests and responses.
-//! - [`wecom`] and [`wecom_kf`] — WeCom `gettoken`, customer contact and WeChat KF (§11–§13).
+//! - [`wecom`], [`wecom_kf`], [`wecom_callback`] — WeCom `gettoken`, customer contact, WeChat KF
+//!   and the WeCom callback bodies (§11–§14).
 //! - [`push`] — the XML of every inbound message and event (§6.3–§6.4).
 //! - [`reply`] — passive replies (§6.5), parsed without panicking.
 //! - [`crypto`] — `signature`, `msg_signature` and the AES scheme (§6.6).
@@ -32,11 +33,19 @@ pub mod crypto;
 pub mod envelope;
 pub mod errcode;
 pub mod json;
+pub mod kf;
+pub mod menu;
 pub mod push;
+pub mod qrcode;
 pub mod reply;
 pub mod send;
 mod send_checks;
+pub mod token;
 pub mod typing;
+pub mod user;
+pub mod wecom;
+pub mod wecom_callback;
+pub mod wecom_kf;
 pub mod xml;
 
 pub use crypto::{
@@ -59,4 +68,5 @@ pub use send_checks::{
     MAX_DESCRIPTION_BYTES, MAX_NEWS_ARTICLES, MAX_PICURL_BYTES, MAX_TEXT_BYTES, MAX_TITLE_BYTES,
     MAX_URL_BYTES,
 };
+pub use token::{StableTokenRequest, TokenQuery, TokenResponse, parse_stable_token};
 pub use typing::{TypingCommand, TypingRequest, parse_typing};
