@@ -1,0 +1,298 @@
+//! `/api/v1/accounts`: Official Accounts, with their credentials (the admin owns them).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kefu_policy::Channel;
+use kefu_store::{AccountRecord, AccountType, EncryptMode, Key, TrafficEvent};
+use serde_json::{Map, Value, json};
+
+use super::Page;
+use crate::app::{App, Ctx};
+use crate::body::api_json;
+use crate::error::ApiError;
+use crate::ids;
+use crate::timefmt::{parse_rfc3339, rfc3339};
+use crate::world::{Entry, Tx, World};
+
+pub async fn create(State(app): State<App>, body: Body) -> Result<Response, ApiError> {
+    let fields = object(api_json(body).await?)?;
+    let account = app
+        .mutate(|world, tx, ctx| {
+            let mut account = AccountRecord {
+                appid: ids::appid(),
+                secret: ids::secret(),
+                original_id: ids::original_id(),
+                name: String::new(),
+                account_type: AccountType::Service,
+                webhook_url: None,
+                token: None,
+                encoding_aes_key: None,
+                encrypt_mode: EncryptMode::Plain,
+                registered_at: ctx.now,
+                created_at: ctx.now,
+                seq: 0,
+            };
+            if !fields.contains_key("name") {
+                return Err(invalid("name is required"));
+            }
+            apply(&mut account, &fields)?;
+            account.seq = tx.seq();
+            let appid = account.appid.clone();
+            tx.traffic(
+                ctx.now,
+                TrafficEvent::Account {
+                    appid: appid.clone(),
+                    platform: "oa".into(),
+                    registered_at: account.registered_at,
+                },
+            );
+            let mut entry = Entry::new(account);
+            tx.save(Key::Account(appid.clone()), &mut entry);
+            let shown = render(&entry.value, ctx);
+            world.accounts.insert(appid, entry);
+            Ok::<_, ApiError>(shown)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(account)).into_response())
+}
+
+pub async fn list(
+    State(app): State<App>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let page = Page::from_query(&query)?;
+    app.read(|world, ctx| {
+        let mut accounts: Vec<&AccountRecord> = world.accounts.values().map(|e| &e.value).collect();
+        accounts.sort_by_key(|a| a.seq);
+        let page = page.apply(accounts, |a| &a.appid);
+        let shown: Vec<Value> = page.into_iter().map(|a| render(a, ctx)).collect();
+        Ok(Json(json!({ "accounts": shown })))
+    })
+    .await
+}
+
+pub async fn get(
+    State(app): State<App>,
+    Path(appid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    app.read(|world, ctx| {
+        let account = world
+            .accounts
+            .get(&appid)
+            .ok_or_else(|| ApiError::account_not_found(&appid))?;
+        Ok(Json(render(&account.value, ctx)))
+    })
+    .await
+}
+
+pub async fn patch(
+    State(app): State<App>,
+    Path(appid): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let fields = object(api_json(body).await?)?;
+    app.mutate(|world, tx, ctx| {
+        let entry = world
+            .accounts
+            .get_mut(&appid)
+            .ok_or_else(|| ApiError::account_not_found(&appid))?;
+        let mut changed = entry.value.clone();
+        apply(&mut changed, &fields)?;
+        if changed != entry.value {
+            entry.value = changed;
+            tx.save(Key::Account(appid.clone()), entry);
+        }
+        Ok(Json(render(&entry.value, ctx)))
+    })
+    .await
+}
+
+pub async fn delete(
+    State(app): State<App>,
+    Path(appid): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.mutate(|world, tx, _| {
+        let account = world
+            .accounts
+            .remove(&appid)
+            .ok_or_else(|| ApiError::account_not_found(&appid))?;
+        tx.delete(Key::Account(appid.clone()), &account);
+        forget_account(world, tx, &appid);
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// Removes everything of `appid` but the account record: its tokens, conversations and the
+/// openids its users had on it.
+fn forget_account(world: &mut World, tx: &mut Tx, appid: &str) {
+    if let Some(tokens) = world.tokens.remove(appid) {
+        for issued in &tokens.value.tokens {
+            world.token_index.remove(&issued.token);
+        }
+        tx.delete(Key::Tokens(appid.to_owned()), &tokens);
+    }
+    for (openid, conversation) in world.conversations.remove(appid).unwrap_or_default() {
+        let key = Key::Conversation {
+            appid: appid.to_owned(),
+            openid: openid.clone(),
+        };
+        tx.delete(key, &conversation);
+        if let Some(owner) = world.openids.remove(&openid)
+            && let Some(user) = world.users.get_mut(&owner.user_id)
+        {
+            user.value.openids.remove(appid);
+            tx.save(Key::User(owner.user_id), user);
+        }
+    }
+}
+
+/// The account as `/api/v1` shows it.
+pub fn render(account: &AccountRecord, ctx: &Ctx<'_>) -> Value {
+    let ruleset = ctx.ruleset_for(account, Channel::Api);
+    json!({
+        "appid": account.appid,
+        "secret": account.secret,
+        "original_id": account.original_id,
+        "name": account.name,
+        "account_type": match account.account_type {
+            AccountType::Service => "service",
+            AccountType::Subscription => "subscription",
+        },
+        "webhook_url": account.webhook_url,
+        "token": account.token,
+        "encoding_aes_key": account.encoding_aes_key,
+        "encrypt_mode": match account.encrypt_mode {
+            EncryptMode::Plain => "plain",
+            EncryptMode::Compat => "compat",
+            EncryptMode::Safe => "safe",
+        },
+        "registered_at": rfc3339(account.registered_at),
+        "created_at": rfc3339(account.created_at),
+        "ruleset": ctx.rules.get(ruleset).name,
+    })
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::invalid("invalid_account", message)
+}
+
+fn object(value: Value) -> Result<Map<String, Value>, ApiError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(invalid("the body must be a JSON object")),
+    }
+}
+
+/// Applies the fields of a create or patch body, then checks the account as a whole.
+fn apply(account: &mut AccountRecord, fields: &Map<String, Value>) -> Result<(), ApiError> {
+    for (field, value) in fields {
+        match field.as_str() {
+            "name" => {
+                let name = string(field, value)?;
+                if name.trim().is_empty() || name.chars().count() > 64 {
+                    return Err(invalid("name must be 1 to 64 characters"));
+                }
+                account.name = name.to_owned();
+            }
+            "account_type" => {
+                account.account_type = match string(field, value)? {
+                    "service" => AccountType::Service,
+                    "subscription" => AccountType::Subscription,
+                    other => {
+                        return Err(invalid(format!(
+                            "account_type must be service or subscription, not {other:?}"
+                        )));
+                    }
+                }
+            }
+            "encrypt_mode" => {
+                account.encrypt_mode = match string(field, value)? {
+                    "plain" => EncryptMode::Plain,
+                    "compat" => EncryptMode::Compat,
+                    "safe" => EncryptMode::Safe,
+                    other => {
+                        return Err(invalid(format!(
+                            "encrypt_mode must be plain, compat or safe, not {other:?}"
+                        )));
+                    }
+                }
+            }
+            "webhook_url" => {
+                account.webhook_url = nullable(field, value)?
+                    .map(|url| {
+                        let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                            && url.len() <= 1024
+                            && !url.contains(char::is_whitespace);
+                        ok.then(|| url.to_owned())
+                            .ok_or_else(|| invalid("webhook_url must be an http(s) URL"))
+                    })
+                    .transpose()?;
+            }
+            "token" => {
+                account.token = nullable(field, value)?
+                    .map(|token| {
+                        let ok = (3..=32).contains(&token.len())
+                            && token.chars().all(|c| c.is_ascii_alphanumeric());
+                        ok.then(|| token.to_owned())
+                            .ok_or_else(|| invalid("token must be 3 to 32 letters and digits"))
+                    })
+                    .transpose()?;
+            }
+            "encoding_aes_key" => {
+                account.encoding_aes_key = nullable(field, value)?
+                    .map(|key| {
+                        let ok = key.len() == 43
+                            && key
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/');
+                        ok.then(|| key.to_owned()).ok_or_else(|| {
+                            invalid("encoding_aes_key must be 43 characters of the base64 alphabet")
+                        })
+                    })
+                    .transpose()?;
+            }
+            "registered_at" => {
+                let text = string(field, value)?;
+                account.registered_at = parse_rfc3339(text).ok_or_else(|| {
+                    invalid(format!(
+                        "registered_at must be an RFC 3339 instant, not {text:?}"
+                    ))
+                })?;
+            }
+            "verify_webhook" => {
+                if !value.is_boolean() {
+                    return Err(invalid("verify_webhook must be true or false"));
+                }
+            }
+            other => return Err(invalid(format!("unknown field {other:?}"))),
+        }
+    }
+    if account.encrypt_mode != EncryptMode::Plain && account.encoding_aes_key.is_none() {
+        return Err(invalid(
+            "encrypt_mode compat and safe need an encoding_aes_key",
+        ));
+    }
+    if account.webhook_url.is_some() && account.token.is_none() {
+        return Err(invalid("a webhook_url needs a token to sign pushes with"));
+    }
+    Ok(())
+}
+
+fn string<'a>(field: &str, value: &'a Value) -> Result<&'a str, ApiError> {
+    value
+        .as_str()
+        .ok_or_else(|| invalid(format!("{field} must be a string")))
+}
+
+fn nullable<'a>(field: &str, value: &'a Value) -> Result<Option<&'a str>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
+        other => string(field, other).map(Some),
+    }
+}

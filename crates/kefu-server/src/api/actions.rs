@@ -1,0 +1,271 @@
+//! `POST /api/v1/users/{user_id}/actions`: the user does something to an account. An action that
+//! WeChat counts as a trigger opens or widens the conversation's allowance under the rule set in
+//! force for the account now.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use kefu_policy::{Channel, Conversation, Trigger};
+use kefu_store::{AccountType, Key, TrafficEvent};
+use serde_json::{Map, Value, json};
+
+use crate::app::{App, Ctx};
+use crate::body::api_json;
+use crate::error::ApiError;
+use crate::ids;
+use crate::timefmt::rfc3339;
+use crate::world::{Entry, OpenidOwner, Tx, World};
+
+/// What the user did, checked before anything changes.
+enum Action {
+    Follow,
+    Unfollow,
+    Message,
+    Payment,
+}
+
+impl Action {
+    fn parse(kind: &str, fields: &Map<String, Value>) -> Result<Action, ApiError> {
+        match kind {
+            "follow" => Ok(Action::Follow),
+            "unfollow" => Ok(Action::Unfollow),
+            "message" => {
+                check_message(fields)?;
+                Ok(Action::Message)
+            }
+            "payment" => {
+                match fields.get("amount_fen") {
+                    None => {}
+                    Some(v) if v.as_u64().is_some_and(|n| n > 0) => {}
+                    Some(_) => {
+                        return Err(ApiError::invalid(
+                            "invalid_amount",
+                            "amount_fen must be a whole number of fen above 0",
+                        ));
+                    }
+                }
+                Ok(Action::Payment)
+            }
+            "menu_click" | "qr_scan" => Err(ApiError::invalid(
+                "invalid_action",
+                format!("action type {kind:?} is not supported by this kefu yet"),
+            )),
+            other => Err(ApiError::invalid(
+                "invalid_action",
+                format!(
+                    "unknown action type {other:?}: follow, unfollow, message, menu_click, \
+                     qr_scan or payment"
+                ),
+            )),
+        }
+    }
+
+    /// The trigger this action is, or `None` for an unfollow.
+    fn trigger(&self) -> Option<Trigger> {
+        match self {
+            Action::Follow => Some(Trigger::Follow),
+            Action::Message => Some(Trigger::Message),
+            Action::Payment => Some(Trigger::Payment),
+            Action::Unfollow => None,
+        }
+    }
+}
+
+pub async fn act(
+    State(app): State<App>,
+    Path(user_id): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let fields = match api_json(body).await? {
+        Value::Object(map) => map,
+        _ => return Err(invalid("the body must be a JSON object")),
+    };
+    let kind = fields
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("type is required"))?
+        .to_owned();
+    let action = Action::parse(&kind, &fields)?;
+    let appid = fields
+        .get("appid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("appid is required"))?
+        .to_owned();
+    app.mutate(|world, tx, ctx| decide(world, tx, ctx, &user_id, &appid, &action))
+        .await
+        .map(Json)
+}
+
+fn decide(
+    world: &mut World,
+    tx: &mut Tx,
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    appid: &str,
+    action: &Action,
+) -> Result<Value, ApiError> {
+    let user = world
+        .users
+        .get(user_id)
+        .ok_or_else(|| ApiError::user_not_found(user_id))?;
+    let account = world
+        .accounts
+        .get(appid)
+        .ok_or_else(|| ApiError::account_not_found(appid))?;
+    let openid = user.value.openids.get(appid).cloned();
+    let following = openid
+        .as_ref()
+        .and_then(|o| world.conversation(appid, o))
+        .is_some_and(|c| c.value.following());
+
+    // Every refusal comes before any change.
+    if matches!(action, Action::Payment) && account.value.account_type == AccountType::Subscription
+    {
+        return Err(ApiError::invalid(
+            "payment_not_supported",
+            "subscription accounts cannot take payments",
+        ));
+    }
+    match (action, following) {
+        (Action::Follow, true) => {
+            return Err(ApiError::conflict(
+                "already_following",
+                "the user already follows this account",
+            ));
+        }
+        (Action::Unfollow | Action::Message | Action::Payment, false) => {
+            return Err(ApiError::conflict(
+                "not_following",
+                "the user does not follow this account",
+            ));
+        }
+        _ => {}
+    }
+    let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
+
+    let openid = match openid {
+        Some(openid) => openid,
+        None => first_contact(world, tx, user_id, appid),
+    };
+    let conversation = world
+        .conversations
+        .entry(appid.to_owned())
+        .or_default()
+        .entry(openid.clone())
+        .or_insert_with(|| Entry::new(Conversation::new(false)));
+    let state = &mut conversation.value;
+    match action.trigger() {
+        Some(trigger) => {
+            if trigger == Trigger::Follow {
+                state.follow();
+            }
+            state.trigger(trigger, ctx.now, ruleset, ctx.rules.get(ruleset));
+        }
+        None => state.unfollow(),
+    }
+    let view = state.view(ctx.now, ctx.rules);
+    let key = Key::Conversation {
+        appid: appid.to_owned(),
+        openid: openid.clone(),
+    };
+    tx.save(key, conversation);
+    let trigger_name = action.trigger().map_or("unfollow", Trigger::as_str);
+    tx.traffic(
+        ctx.now,
+        TrafficEvent::Trigger {
+            appid: appid.to_owned(),
+            openid: openid.clone(),
+            trigger: trigger_name.to_owned(),
+        },
+    );
+    let pushed = match action {
+        // WeChat pushes no payment event to the account's URL.
+        Action::Payment => "not_pushed",
+        _ => "no_webhook",
+    };
+    Ok(json!({
+        "openid": openid,
+        "trigger": trigger_name,
+        "pushed": { "status": pushed },
+        "passive_reply": null,
+        "allowance": {
+            "remaining": view.remaining,
+            "expires_at": view.expires_at.map(rfc3339),
+        },
+    }))
+}
+
+/// The user's first contact with an account: a new openid, recorded on the user.
+fn first_contact(world: &mut World, tx: &mut Tx, user_id: &str, appid: &str) -> String {
+    let openid = loop {
+        let candidate = ids::openid();
+        if !world.openids.contains_key(&candidate) {
+            break candidate;
+        }
+    };
+    world.openids.insert(
+        openid.clone(),
+        OpenidOwner {
+            appid: appid.to_owned(),
+            user_id: user_id.to_owned(),
+        },
+    );
+    if let Some(user) = world.users.get_mut(user_id) {
+        user.value.openids.insert(appid.to_owned(), openid.clone());
+        tx.save(Key::User(user_id.to_owned()), user);
+    }
+    openid
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::invalid("invalid_action", message)
+}
+
+/// A `message` action: WeChat's push fields in snake_case, per msgtype (WECHAT.md §6.3).
+fn check_message(fields: &Map<String, Value>) -> Result<(), ApiError> {
+    let bad = |m: String| ApiError::invalid("invalid_message", m);
+    let msgtype = fields
+        .get("msgtype")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("msgtype is required".into()))?;
+    let (required, strings, numbers): (&[&str], &[&str], &[&str]) = match msgtype {
+        "text" => (&["content"], &["content", "bizmsgmenuid"], &[]),
+        "image" => (&[], &["pic_url", "media_id"], &[]),
+        "voice" => (&[], &["media_id", "format", "recognition"], &[]),
+        "video" | "shortvideo" => (&[], &["media_id", "thumb_media_id"], &[]),
+        "location" => (
+            &["location_x", "location_y"],
+            &["label"],
+            &["location_x", "location_y", "scale"],
+        ),
+        "link" => (&["url"], &["title", "description", "url"], &[]),
+        other => {
+            return Err(bad(format!(
+                "unknown msgtype {other:?}: text, image, voice, video, shortvideo, location or link"
+            )));
+        }
+    };
+    for field in required {
+        if !fields.contains_key(*field) {
+            return Err(bad(format!("a {msgtype} message needs {field}")));
+        }
+    }
+    for field in strings {
+        if let Some(v) = fields.get(*field)
+            && !v.is_string()
+        {
+            return Err(bad(format!("{field} must be a string")));
+        }
+    }
+    for field in numbers {
+        if let Some(v) = fields.get(*field)
+            && !v.is_number()
+        {
+            return Err(bad(format!("{field} must be a number")));
+        }
+    }
+    if msgtype == "text" && fields.get("content").and_then(Value::as_str) == Some("") {
+        return Err(bad("a text message needs content".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! The running kefu: the world, its writer, the rule book, and the two ways to touch them —
+//! [`App::mutate`] for a decision that changes state, [`App::read`] for one that only looks.
+//! Both answer only once the state they saw is durable.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use kefu_policy::{AccountFacts, Channel, Defaults, Platform, RuleBook, RuleSetId};
+use kefu_store::{AccountRecord, ClockMode, ClockRecord, Key, Store};
+
+use crate::clock::WallClock;
+use crate::error::Unavailable;
+use crate::ids;
+use crate::world::{Entry, Tx, World};
+use crate::writer::{Waiter, Writer};
+
+/// How kefu starts: what the binary (or a test) decided from flags and the data directory.
+pub struct Config {
+    pub store: Arc<dyn Store>,
+    pub clock_mode: ClockMode,
+    /// `--clock-start`: where a new virtual clock starts (and where `reset` sends it back).
+    pub clock_start: Option<i64>,
+    /// `--clock-reset`: start over the stored clock, in `clock_mode`.
+    pub clock_reset: bool,
+    /// `--admin-token`; `None` keeps the stored one or makes one.
+    pub admin_token: Option<String>,
+    /// `--default-ruleset PLATFORM=NAME`, applied over the shipped defaults.
+    pub default_rulesets: Vec<(Platform, String)>,
+    pub wall: Arc<dyn WallClock>,
+}
+
+/// What start-up has to tell the operator.
+#[derive(Debug, Default)]
+pub struct Started {
+    /// A newly made admin token: the binary writes it once to stdout, never to the log.
+    pub new_admin_token: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] kefu_store::StoreError),
+    #[error(
+        "the data directory holds a {stored} clock but kefu was started with --clock {wanted}; \
+         pass --clock-reset to start the clock over in {wanted} mode"
+    )]
+    ClockMode {
+        stored: &'static str,
+        wanted: &'static str,
+    },
+    #[error("unknown rule set {name:?} for --default-ruleset {platform}")]
+    UnknownRuleSet { platform: String, name: String },
+    #[error("rule set {name:?} is for platform {actual}, not {platform}")]
+    WrongPlatform {
+        platform: String,
+        name: String,
+        actual: String,
+    },
+    #[error("the first commit failed: {0}")]
+    Unavailable(#[from] Unavailable),
+}
+
+pub fn mode_name(mode: ClockMode) -> &'static str {
+    match mode {
+        ClockMode::System => "system",
+        ClockMode::Virtual => "virtual",
+    }
+}
+
+struct Locked {
+    world: World,
+    writer: Writer,
+}
+
+struct Inner {
+    locked: Mutex<Locked>,
+    store: Arc<dyn Store>,
+    waiter: Waiter,
+    rules: RuleBook,
+    defaults: Defaults,
+    fallback: RuleSetId,
+    wall: Arc<dyn WallClock>,
+    clock_start: Option<i64>,
+}
+
+/// Cheap to clone: every handler holds one.
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+/// What a decision sees besides the world.
+pub struct Ctx<'a> {
+    /// The rule clock's now.
+    pub now: i64,
+    /// The wall clock's now.
+    pub wall_now: i64,
+    pub rules: &'a RuleBook,
+    pub defaults: &'a Defaults,
+    /// The Official Account default, for a name the book does not know (cannot happen: start-up
+    /// checks every default against the book).
+    fallback: RuleSetId,
+}
+
+impl Ctx<'_> {
+    /// The rule set in force for `account` on `channel` now.
+    pub fn ruleset_for(&self, account: &AccountRecord, channel: Channel) -> RuleSetId {
+        let facts = AccountFacts {
+            id: &account.appid,
+            platform: Platform::Oa,
+            registered_at: account.registered_at,
+        };
+        let name = kefu_policy::ruleset_at(self.defaults, &[], &facts, channel, self.now);
+        self.rules.id(name).unwrap_or(self.fallback)
+    }
+}
+
+impl App {
+    pub async fn open(config: Config) -> Result<(App, Started), StartError> {
+        let rules = RuleBook::shipped();
+        let mut defaults = Defaults::shipped();
+        for (platform, name) in &config.default_rulesets {
+            let Some(id) = rules.id(name) else {
+                return Err(StartError::UnknownRuleSet {
+                    platform: platform.as_str().into(),
+                    name: name.clone(),
+                });
+            };
+            let actual = rules.get(id).platform;
+            if actual != *platform {
+                return Err(StartError::WrongPlatform {
+                    platform: platform.as_str().into(),
+                    name: name.clone(),
+                    actual: actual.as_str().into(),
+                });
+            }
+            defaults.set(*platform, name.clone());
+        }
+        let fallback = defaults_id(&rules, &defaults, Platform::Oa)?;
+
+        let wall_now = config.wall.now();
+        let placeholder_clock = ClockRecord {
+            mode: config.clock_mode,
+            now: config.clock_start.unwrap_or(wall_now),
+            start: config.clock_start,
+        };
+        let mut world = World::new(Entry::new(String::new()), Entry::new(placeholder_clock));
+        config
+            .store
+            .scan(&mut |key, record| world.restore(key, record))?;
+
+        let mut started = Started::default();
+        let mut tx = Tx::new(&world.counters.value);
+
+        // The clock: a new store starts it; an existing one keeps it unless told to reset.
+        let fresh_clock = world.clock.version == 0;
+        if fresh_clock || config.clock_reset {
+            world.clock.value = ClockRecord {
+                mode: config.clock_mode,
+                now: config.clock_start.unwrap_or(wall_now),
+                start: config.clock_start,
+            };
+            tx.save(Key::Clock, &mut world.clock);
+        } else {
+            if world.clock.value.mode != config.clock_mode {
+                return Err(StartError::ClockMode {
+                    stored: mode_name(world.clock.value.mode),
+                    wanted: mode_name(config.clock_mode),
+                });
+            }
+            if config.clock_start.is_some() {
+                started.warnings.push(
+                    "--clock-start is ignored: the data directory already has a clock \
+                     (pass --clock-reset to start it over)"
+                        .into(),
+                );
+            }
+        }
+
+        // The admin token: the flag wins, else the stored one, else a new one shown once.
+        match &config.admin_token {
+            Some(token) if *token != world.admin_token.value || world.admin_token.version == 0 => {
+                world.admin_token.value = token.clone();
+                tx.save(Key::AdminToken, &mut world.admin_token);
+            }
+            Some(_) => {}
+            None if world.admin_token.version == 0 => {
+                let token = ids::admin_token();
+                world.admin_token.value = token.clone();
+                tx.save(Key::AdminToken, &mut world.admin_token);
+                started.new_admin_token = Some(token);
+            }
+            None => {}
+        }
+
+        let store = config.store.clone();
+        let mut writer = Writer::start(config.store.clone());
+        let waiter = writer.waiter();
+        let commit = tx.finish(&mut world.counters);
+        let first = if commit.is_empty() {
+            None
+        } else {
+            Some(writer.submit(commit)?)
+        };
+        let app = App(Arc::new(Inner {
+            locked: Mutex::new(Locked { world, writer }),
+            store,
+            waiter,
+            rules,
+            defaults,
+            fallback,
+            wall: config.wall,
+            clock_start: config.clock_start,
+        }));
+        if let Some(ticket) = first {
+            app.0.waiter.clone().durable(ticket).await?;
+        }
+        Ok((app, started))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Locked> {
+        // Decisions validate before they change anything, so a panic inside one leaves the
+        // world consistent; keep serving.
+        self.0.locked.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn wall_now(&self) -> i64 {
+        self.0.wall.now()
+    }
+
+    /// The store, for reads that bypass the world (inbox, traffic); call [`App::read`] first so
+    /// that what it returns is durable.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.0.store.clone()
+    }
+
+    pub fn rules(&self) -> &RuleBook {
+        &self.0.rules
+    }
+
+    /// Where `reset` sends a virtual clock.
+    pub fn clock_start(&self) -> Option<i64> {
+        self.0.clock_start
+    }
+
+    /// Runs a decision that may change the world, and answers once its changes are durable.
+    /// `decide` must check everything before it changes anything: an `Err` leaves the world as
+    /// it was and commits nothing.
+    pub async fn mutate<T, E>(
+        &self,
+        decide: impl FnOnce(&mut World, &mut Tx, &Ctx<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<Unavailable>,
+    {
+        let (out, ticket) = {
+            let mut locked = self.lock();
+            locked.writer.check()?;
+            let ctx = self.ctx(&mut locked.world);
+            let mut tx = Tx::new(&locked.world.counters.value);
+            let out = decide(&mut locked.world, &mut tx, &ctx)?;
+            let commit = tx.finish(&mut locked.world.counters);
+            let ticket = if commit.is_empty() {
+                locked.writer.latest()
+            } else {
+                locked.writer.submit(commit)?
+            };
+            (out, ticket)
+        };
+        self.0.waiter.clone().durable(ticket).await?;
+        Ok(out)
+    }
+
+    /// Wipes everything but the admin token and the sequence counter (the test-suite reset),
+    /// then lets `rebuild` set the world up again; answers once durable.
+    pub async fn wipe<T>(
+        &self,
+        rebuild: impl FnOnce(&mut World, &mut Tx, &Ctx<'_>) -> T,
+    ) -> Result<T, Unavailable> {
+        let (out, ticket) = {
+            let mut locked = self.lock();
+            locked.writer.check()?;
+            locked.writer.wipe(vec![Key::AdminToken, Key::Counters])?;
+            let world = &mut locked.world;
+            let admin = world.admin_token.clone();
+            let counters = world.counters.clone();
+            let clock = world.clock.clone();
+            *world = World::new(admin, Entry::new(clock.value));
+            world.counters = counters;
+            let ctx = self.ctx(world);
+            let mut tx = Tx::new(&world.counters.value);
+            let out = rebuild(world, &mut tx, &ctx);
+            let commit = tx.finish(&mut world.counters);
+            let ticket = locked.writer.submit(commit)?;
+            (out, ticket)
+        };
+        self.0.waiter.clone().durable(ticket).await?;
+        Ok(out)
+    }
+
+    /// Runs a read, and answers once every decision it may have seen is durable.
+    pub async fn read<T, E>(
+        &self,
+        look: impl FnOnce(&World, &Ctx<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<Unavailable>,
+    {
+        let (out, ticket) = {
+            let mut locked = self.lock();
+            locked.writer.check()?;
+            let ctx = self.ctx(&mut locked.world);
+            (look(&locked.world, &ctx)?, locked.writer.latest())
+        };
+        self.0.waiter.clone().durable(ticket).await?;
+        Ok(out)
+    }
+
+    /// A store read that bypasses the world (inbox, traffic), after the state it may reflect is
+    /// durable.
+    pub async fn after_durable(&self) -> Result<(), Unavailable> {
+        let ticket = self.lock().writer.latest();
+        self.0.waiter.clone().durable(ticket).await
+    }
+
+    /// The rule clock's now. A system clock never goes backwards within a run, even if the
+    /// machine's clock does.
+    fn ctx<'a>(&'a self, world: &mut World) -> Ctx<'a> {
+        let wall_now = self.0.wall.now();
+        let clock = &mut world.clock.value;
+        if clock.mode == ClockMode::System {
+            clock.now = clock.now.max(wall_now);
+        }
+        Ctx {
+            now: clock.now,
+            wall_now,
+            rules: &self.0.rules,
+            defaults: &self.0.defaults,
+            fallback: self.0.fallback,
+        }
+    }
+
+    /// Stops the writer after everything queued is durable (graceful shutdown).
+    pub fn close(&self) {
+        self.lock().writer.close();
+    }
+}
+
+fn defaults_id(
+    rules: &RuleBook,
+    defaults: &Defaults,
+    platform: Platform,
+) -> Result<RuleSetId, StartError> {
+    let name = defaults.get(platform);
+    rules.id(name).ok_or_else(|| StartError::UnknownRuleSet {
+        platform: platform.as_str().into(),
+        name: name.to_owned(),
+    })
+}
+
+impl App {
+    /// Whether `token` is the admin token, compared in constant time.
+    pub fn admin_token_is(&self, token: &str) -> bool {
+        let locked = self.lock();
+        let expected = locked.world.admin_token.value.as_bytes();
+        bool::from(subtle::ConstantTimeEq::ct_eq(expected, token.as_bytes()))
+    }
+}

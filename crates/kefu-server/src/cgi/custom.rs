@@ -1,0 +1,126 @@
+//! Customer-service messages: `custom/send` and `custom/typing` (WECHAT.md §4). The checks run in
+//! the normative order of §4.3: token, body, msgtype, touser, content, KF account, decision. A
+//! malformed message never spends quota, and every decided send (refused ones too) is traffic.
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use kefu_policy::{Channel, Decision};
+use kefu_store::{InboxMessage, InboxSource, Key, TrafficEvent};
+use kefu_wechat::{ErrCode, SendScope, parse_custom_send, parse_typing};
+
+use crate::app::App;
+use crate::body::cgi_bytes;
+use crate::error::{WxError, wx_json};
+
+pub async fn send(
+    State(app): State<App>,
+    Query(query): Query<super::Query>,
+    body: Body,
+) -> Response {
+    let body = cgi_bytes(body).await;
+    let decided = app
+        .mutate(|world, tx, ctx| {
+            let appid = super::authenticate(world, &query, ctx.wall_now)?;
+            let body = body.map_err(WxError)?;
+            let send = parse_custom_send(&body, SendScope::OfficialAccount)?;
+            let owner = world
+                .owner_of(&send.touser)
+                .filter(|o| o.appid == appid)
+                .ok_or(WxError(ErrCode::InvalidOpenid))?
+                .clone();
+            let message = send.validate()?;
+            // kefu has no KF accounts yet, so any named one is unknown (§4.3 step 7).
+            if message.kf_account.is_some() {
+                return Err(WxError(ErrCode::InvalidCustomServiceAccount));
+            }
+            let account = world
+                .accounts
+                .get(&appid)
+                .ok_or(WxError(ErrCode::InvalidCredential))?;
+            let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
+            let conversation = world
+                .conversations
+                .get_mut(&appid)
+                .and_then(|c| c.get_mut(&message.touser))
+                .ok_or(WxError(ErrCode::InvalidOpenid))?;
+            let decision = conversation.value.send(ctx.now, ctx.rules);
+            tx.traffic(
+                ctx.now,
+                TrafficEvent::Send {
+                    appid: appid.clone(),
+                    openid: message.touser.clone(),
+                    api: "custom/send".into(),
+                    errcode: decision.errcode(),
+                    ruleset: ctx.rules.get(ruleset).name.clone(),
+                },
+            );
+            if decision.accepted() {
+                let key = Key::Conversation {
+                    appid: appid.clone(),
+                    openid: message.touser.clone(),
+                };
+                tx.save(key, conversation);
+                let id = tx.seq();
+                tx.inbox(InboxMessage {
+                    id,
+                    user_id: owner.user_id,
+                    appid,
+                    openid: message.touser,
+                    source: InboxSource::Custom,
+                    msgtype: message.msgtype.as_str().to_owned(),
+                    body: message.body.to_string(),
+                    sent_at: ctx.now,
+                });
+            }
+            Ok(decision)
+        })
+        .await;
+    answer(decided)
+}
+
+pub async fn typing(
+    State(app): State<App>,
+    Query(query): Query<super::Query>,
+    body: Body,
+) -> Response {
+    let body = cgi_bytes(body).await;
+    let decided = app
+        .mutate(|world, tx, ctx| {
+            let appid = super::authenticate(world, &query, ctx.wall_now)?;
+            let body = body.map_err(WxError)?;
+            let request = parse_typing(&body)?;
+            let conversation = world
+                .conversations
+                .get_mut(&appid)
+                .and_then(|c| c.get_mut(&request.touser))
+                .ok_or(WxError(ErrCode::InvalidOpenid))?;
+            let before = conversation.value.clone();
+            let decision = conversation
+                .value
+                .typing(&request.command, ctx.now, ctx.rules);
+            if conversation.value != before {
+                let key = Key::Conversation {
+                    appid,
+                    openid: request.touser,
+                };
+                tx.save(key, conversation);
+            }
+            Ok(decision)
+        })
+        .await;
+    answer(decided)
+}
+
+fn answer(decided: Result<Decision, WxError>) -> Response {
+    match decided {
+        Ok(decision) => {
+            let code = i32::try_from(decision.errcode())
+                .ok()
+                .and_then(ErrCode::from_code)
+                .unwrap_or(ErrCode::SystemError);
+            wx_json(code.to_json())
+        }
+        Err(e) => e.into_response(),
+    }
+}

@@ -1,0 +1,88 @@
+//! Identifiers kefu issues: appids, secrets, openids, tokens. Random, in WeChat's shapes.
+
+/// Bytes from the operating system's generator. Failing to read it means the machine cannot
+/// make secrets at all; there is nothing sensible to fall back to.
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut bytes).expect("the operating system's random generator is unavailable");
+    bytes
+}
+
+fn hex(n: usize) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = random_bytes::<64>();
+    bytes
+        .iter()
+        .take(n)
+        .map(|b| HEX[usize::from(b % 16)] as char)
+        .collect()
+}
+
+/// Characters WeChat uses in openids and tokens.
+fn url_safe(n: usize) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        for b in random_bytes::<64>() {
+            if out.len() == n {
+                break;
+            }
+            out.push(ALPHABET[usize::from(b % 64)] as char);
+        }
+    }
+    out
+}
+
+/// `wx` + 16 hex digits.
+pub fn appid() -> String {
+    format!("wx{}", hex(16))
+}
+
+/// 32 hex digits.
+pub fn secret() -> String {
+    hex(32)
+}
+
+/// `gh_` + 12 hex digits: the account's `ToUserName` in pushes.
+pub fn original_id() -> String {
+    format!("gh_{}", hex(12))
+}
+
+/// 28 characters starting with `o`, like WeChat's.
+pub fn openid() -> String {
+    format!("o{}", url_safe(27))
+}
+
+pub fn user_id() -> String {
+    format!("u_{}", hex(16))
+}
+
+/// An access token: long and opaque, as WeChat's are (clients reserve 512 characters).
+pub fn access_token() -> String {
+    url_safe(128)
+}
+
+/// The admin token of `/api/v1`.
+pub fn admin_token() -> String {
+    format!("kefu_{}", hex(40))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        let a = appid();
+        assert_eq!(a.len(), 18);
+        assert!(a.starts_with("wx") && a[2..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(secret().len(), 32);
+        assert!(original_id().starts_with("gh_") && original_id().len() == 15);
+        let o = openid();
+        assert_eq!(o.len(), 28);
+        assert!(o.starts_with('o'));
+        assert_eq!(access_token().len(), 128);
+        assert_ne!(openid(), openid());
+    }
+}

@@ -1,0 +1,87 @@
+//! kefu's edges: the WeChat developer API (`/cgi-bin/...`), kefu's own API (`/api/v1/...`), the
+//! clocks and the writer. Everything here translates; deciding is kefu-policy's, the wire format
+//! kefu-wechat's, durability kefu-store's.
+//!
+//! # Layout
+//! - [`app`]: the running kefu ([`App`]): the world in memory, the writer, the rule book;
+//!   `mutate` and `read` are the only ways handlers touch state.
+//! - `world`: the in-memory state and `Tx`, which turns each change into store writes.
+//! - `writer`: the one writer thread and its group commit.
+//! - [`clock`]: the rule clock and the wall clock.
+//! - `cgi`: one module per `/cgi-bin` family (token, custom messages).
+//! - `api`: one module per `/api/v1` resource (accounts, users, actions, conversations, clock).
+//! - `body`: request bodies: size limits and JSON parsing with the right refusal per API.
+//! - `error`: how each API says no.
+//!
+//! The entry is [`run`]: it takes a listener and a shutdown future, so the binary and the tests
+//! start kefu the same way; [`router`] gives the routes alone.
+
+mod api;
+pub mod app;
+mod body;
+mod cgi;
+pub mod clock;
+mod error;
+mod ids;
+mod timefmt;
+mod world;
+mod writer;
+
+use std::future::Future;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+
+pub use app::{App, Config, StartError, Started};
+pub use kefu_store::ClockMode;
+
+/// Every route kefu serves.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .nest("/cgi-bin", cgi::router())
+        .nest("/api/v1", api::router(app.clone()))
+        .route("/healthz", get(healthz))
+        .layer(middleware::from_fn(log_request))
+        .with_state(app)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets requests in flight finish and
+/// the writer make everything queued durable.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let served = axum::serve(listener, router(app.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let drained = tokio::task::spawn_blocking(move || app.close()).await;
+    if drained.is_err() {
+        tracing::error!("draining the writer failed");
+    }
+    served
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// One line per request. The path only: queries carry access tokens and secrets.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}

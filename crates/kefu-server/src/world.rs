@@ -1,0 +1,205 @@
+//! The world in memory: everything kefu decides on, loaded from the store at start-up and kept
+//! in step with it by [`Tx`]. Decisions read and change it under one lock; the store only ever
+//! receives finished state.
+
+use std::collections::HashMap;
+
+use kefu_policy::Conversation;
+use kefu_store::{
+    AccountRecord, ClockRecord, Commit, Counters, InboxMessage, Key, Record, TokenSet,
+    TrafficEvent, TrafficRecord, UserRecord, Versioned, Write,
+};
+
+/// A value with the store version it was read at (0: not stored yet).
+#[derive(Clone, Debug)]
+pub struct Entry<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+impl<T> Entry<T> {
+    pub fn new(value: T) -> Entry<T> {
+        Entry { value, version: 0 }
+    }
+}
+
+impl<T: Default> Default for Entry<T> {
+    fn default() -> Entry<T> {
+        Entry::new(T::default())
+    }
+}
+
+/// Who an openid belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenidOwner {
+    pub appid: String,
+    pub user_id: String,
+}
+
+#[derive(Debug)]
+pub struct World {
+    pub admin_token: Entry<String>,
+    pub clock: Entry<ClockRecord>,
+    pub counters: Entry<Counters>,
+    pub accounts: HashMap<String, Entry<AccountRecord>>,
+    pub users: HashMap<String, Entry<UserRecord>>,
+    /// openid → its account and user (openids are unique across accounts).
+    pub openids: HashMap<String, OpenidOwner>,
+    /// appid → openid → conversation.
+    pub conversations: HashMap<String, HashMap<String, Entry<Conversation>>>,
+    pub tokens: HashMap<String, Entry<TokenSet>>,
+    /// access token → appid.
+    pub token_index: HashMap<String, String>,
+}
+
+impl World {
+    pub fn new(admin_token: Entry<String>, clock: Entry<ClockRecord>) -> World {
+        World {
+            admin_token,
+            clock,
+            counters: Entry::new(Counters { next_seq: 1 }),
+            accounts: HashMap::new(),
+            users: HashMap::new(),
+            openids: HashMap::new(),
+            conversations: HashMap::new(),
+            tokens: HashMap::new(),
+            token_index: HashMap::new(),
+        }
+    }
+
+    /// Puts one stored record in its place (recovery).
+    pub fn restore(&mut self, key: Key, record: Versioned<Record>) {
+        let version = record.version;
+        match (key, record.value) {
+            (Key::AdminToken, Record::AdminToken(t)) => {
+                self.admin_token = Entry { value: t, version }
+            }
+            (Key::Clock, Record::Clock(c)) => self.clock = Entry { value: c, version },
+            (Key::Counters, Record::Counters(c)) => self.counters = Entry { value: c, version },
+            (Key::Account(appid), Record::Account(a)) => {
+                self.accounts.insert(appid, Entry { value: a, version });
+            }
+            (Key::User(user_id), Record::User(u)) => {
+                for (appid, openid) in &u.openids {
+                    let owner = OpenidOwner {
+                        appid: appid.clone(),
+                        user_id: user_id.clone(),
+                    };
+                    self.openids.insert(openid.clone(), owner);
+                }
+                self.users.insert(user_id, Entry { value: u, version });
+            }
+            (Key::Conversation { appid, openid }, Record::Conversation(c)) => {
+                self.conversations
+                    .entry(appid)
+                    .or_default()
+                    .insert(openid, Entry { value: c, version });
+            }
+            (Key::Tokens(appid), Record::Tokens(t)) => {
+                for issued in &t.tokens {
+                    self.token_index.insert(issued.token.clone(), appid.clone());
+                }
+                self.tokens.insert(appid, Entry { value: t, version });
+            }
+            (key, _) => tracing::warn!(?key, "ignoring a stored record under a foreign key"),
+        }
+    }
+
+    pub fn conversation(&self, appid: &str, openid: &str) -> Option<&Entry<Conversation>> {
+        self.conversations.get(appid)?.get(openid)
+    }
+
+    /// The account and user an openid was issued for.
+    pub fn owner_of(&self, openid: &str) -> Option<&OpenidOwner> {
+        self.openids.get(openid)
+    }
+}
+
+/// The records that persist themselves through [`Tx::save`].
+pub trait Persist {
+    fn record(&self) -> Record;
+}
+
+macro_rules! persist {
+    ($($ty:ty => $variant:ident),* $(,)?) => {
+        $(impl Persist for $ty {
+            fn record(&self) -> Record {
+                Record::$variant(self.clone())
+            }
+        })*
+    };
+}
+
+persist! {
+    String => AdminToken,
+    ClockRecord => Clock,
+    AccountRecord => Account,
+    UserRecord => User,
+    Conversation => Conversation,
+    TokenSet => Tokens,
+}
+
+/// The changes of one decision, as they are made: every saved record gets its new version from
+/// the store-wide sequence, so the world can go on deciding before the writer has finished.
+pub struct Tx {
+    next_seq: u64,
+    start_seq: u64,
+    commit: Commit,
+}
+
+impl Tx {
+    pub fn new(counters: &Counters) -> Tx {
+        Tx {
+            next_seq: counters.next_seq,
+            start_seq: counters.next_seq,
+            commit: Commit::default(),
+        }
+    }
+
+    /// The next store-wide sequence number.
+    pub fn seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// Records the current value of `entry` under `key`, and moves the entry to its new version.
+    pub fn save<T: Persist>(&mut self, key: Key, entry: &mut Entry<T>) {
+        let version = self.seq();
+        let write = Write::put(key, entry.version, version, entry.value.record());
+        self.commit.writes.push(write);
+        entry.version = version;
+    }
+
+    pub fn delete<T>(&mut self, key: Key, entry: &Entry<T>) {
+        if entry.version != 0 {
+            self.commit.writes.push(Write::delete(key, entry.version));
+        }
+    }
+
+    pub fn inbox(&mut self, message: InboxMessage) {
+        self.commit.inbox.push(message);
+    }
+
+    pub fn traffic(&mut self, at: i64, event: TrafficEvent) {
+        let seq = self.seq();
+        self.commit.traffic.push(TrafficRecord { seq, at, event });
+    }
+
+    /// The finished commit; persists the sequence counter when this decision used it.
+    pub fn finish(mut self, counters: &mut Entry<Counters>) -> Commit {
+        if self.next_seq != self.start_seq {
+            let version = self.seq();
+            counters.value.next_seq = self.next_seq;
+            let write = Write::put(
+                Key::Counters,
+                counters.version,
+                version,
+                Record::Counters(counters.value.clone()),
+            );
+            self.commit.writes.push(write);
+            counters.version = version;
+        }
+        self.commit
+    }
+}

@@ -1,0 +1,140 @@
+//! Bytes on disk for the embedded backend: keys that sort by kind, values prefixed by their
+//! version. postcard keeps records compact (a conversation is a few dozen bytes).
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::port::{StoreError, Versioned};
+use crate::records::{Key, Record};
+
+const ADMIN_TOKEN: u8 = 0;
+const CLOCK: u8 = 1;
+const COUNTERS: u8 = 2;
+const ACCOUNT: u8 = 3;
+const USER: u8 = 4;
+const CONVERSATION: u8 = 5;
+const TOKENS: u8 = 6;
+
+/// appids and openids never contain NUL, so it separates the two halves of a conversation key.
+const SEPARATOR: u8 = 0;
+
+pub(crate) fn encode_key(key: &Key) -> Vec<u8> {
+    let tagged = |tag: u8, s: &str| {
+        let mut out = Vec::with_capacity(1 + s.len());
+        out.push(tag);
+        out.extend_from_slice(s.as_bytes());
+        out
+    };
+    match key {
+        Key::AdminToken => vec![ADMIN_TOKEN],
+        Key::Clock => vec![CLOCK],
+        Key::Counters => vec![COUNTERS],
+        Key::Account(appid) => tagged(ACCOUNT, appid),
+        Key::User(user_id) => tagged(USER, user_id),
+        Key::Tokens(appid) => tagged(TOKENS, appid),
+        Key::Conversation { appid, openid } => {
+            let mut out = tagged(CONVERSATION, appid);
+            out.push(SEPARATOR);
+            out.extend_from_slice(openid.as_bytes());
+            out
+        }
+    }
+}
+
+pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        key: format!("{bytes:?}"),
+        reason: reason.to_owned(),
+    };
+    let (tag, rest) = bytes.split_first().ok_or_else(|| corrupt("empty key"))?;
+    let text = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| corrupt("key is not UTF-8"))
+    };
+    Ok(match *tag {
+        ADMIN_TOKEN => Key::AdminToken,
+        CLOCK => Key::Clock,
+        COUNTERS => Key::Counters,
+        ACCOUNT => Key::Account(text(rest)?),
+        USER => Key::User(text(rest)?),
+        TOKENS => Key::Tokens(text(rest)?),
+        CONVERSATION => {
+            let at = rest
+                .iter()
+                .position(|b| *b == SEPARATOR)
+                .ok_or_else(|| corrupt("conversation key without separator"))?;
+            Key::Conversation {
+                appid: text(&rest[..at])?,
+                openid: text(&rest[at + 1..])?,
+            }
+        }
+        _ => return Err(corrupt("unknown key kind")),
+    })
+}
+
+pub(crate) fn encode_record(version: u64, record: &Record) -> Result<Vec<u8>, StoreError> {
+    let mut out = version.to_be_bytes().to_vec();
+    let body = encode(record, "record")?;
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+pub(crate) fn decode_record(key: &[u8], bytes: &[u8]) -> Result<Versioned<Record>, StoreError> {
+    let (version, body) = bytes
+        .split_at_checked(8)
+        .ok_or_else(|| StoreError::Corrupt {
+            key: format!("{key:?}"),
+            reason: "record shorter than its version".to_owned(),
+        })?;
+    let mut v = [0u8; 8];
+    v.copy_from_slice(version);
+    Ok(Versioned {
+        version: u64::from_be_bytes(v),
+        value: decode(body, &format!("{key:?}"))?,
+    })
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(value).map_err(|e| StoreError::Engine(format!("encoding {what}: {e}")))
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], key: &str) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip() {
+        let keys = [
+            Key::AdminToken,
+            Key::Clock,
+            Key::Counters,
+            Key::Account("wx0123456789abcdef".into()),
+            Key::User("u1".into()),
+            Key::Tokens("wx0123456789abcdef".into()),
+            Key::Conversation {
+                appid: "wx0123456789abcdef".into(),
+                openid: "o123".into(),
+            },
+        ];
+        for key in keys {
+            assert_eq!(decode_key(&encode_key(&key)).unwrap(), key);
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(decode_key(&[]).is_err());
+        assert!(decode_key(&[99]).is_err());
+        assert!(decode_key(&[CONVERSATION, b'w', b'x']).is_err());
+        assert!(decode_record(b"k", &[1, 2, 3]).is_err());
+        assert!(decode_record(b"k", &[0, 0, 0, 0, 0, 0, 0, 1, 200]).is_err());
+    }
+}

@@ -1,0 +1,417 @@
+//! The conformance suite: what every [`Store`] backend must do, written once.
+//!
+//! A backend's tests run it with `kefu_store::store_conformance_suite!(make)`, where `make` is an
+//! expression giving `(store, guard)`: the store under test and whatever must live as long as it
+//! (a temporary directory). Each function below is one test.
+
+// This module is test code shipped in the library so every backend's tests can call it: a
+// failing unwrap here is a failing test.
+#![allow(clippy::unwrap_used)]
+
+use crate::port::{Commit, Conflict, Store, StoreError, Write};
+use crate::records::*;
+use kefu_policy::Conversation;
+
+#[macro_export]
+macro_rules! store_conformance_suite {
+    ($make:expr) => {
+        $crate::store_conformance_suite!(@tests $make;
+            absent_record_loads_none,
+            put_then_load_gives_value_and_version,
+            stale_expectation_is_refused_and_changes_nothing,
+            batch_applies_in_order_and_skips_only_conflicts,
+            deleted_then_recreated_record_never_matches_old_version,
+            key_written_twice_in_one_commit,
+            record_must_fit_its_key,
+            versions_must_increase,
+            scan_returns_every_record,
+            inbox_is_per_user_oldest_first_and_pages,
+            traffic_is_ordered_and_ranged,
+            wipe_keeps_only_named_keys
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let (store, _guard) = $make;
+                $crate::conformance::$name(&store);
+            }
+        )*
+    };
+}
+
+fn account(appid: &str) -> Record {
+    Record::Account(AccountRecord {
+        appid: appid.to_owned(),
+        secret: "0123456789abcdef0123456789abcdef".to_owned(),
+        original_id: "gh_0123456789ab".to_owned(),
+        name: "Coffee Shop".to_owned(),
+        account_type: AccountType::Service,
+        webhook_url: None,
+        token: None,
+        encoding_aes_key: None,
+        encrypt_mode: EncryptMode::Plain,
+        registered_at: 1_700_000_000,
+        created_at: 1_700_000_000,
+        seq: 1,
+    })
+}
+
+fn conversation_key(openid: &str) -> Key {
+    Key::Conversation {
+        appid: "wx1".to_owned(),
+        openid: openid.to_owned(),
+    }
+}
+
+fn message(id: u64, user_id: &str, appid: &str) -> InboxMessage {
+    InboxMessage {
+        id,
+        user_id: user_id.to_owned(),
+        appid: appid.to_owned(),
+        openid: "o1".to_owned(),
+        source: InboxSource::Custom,
+        msgtype: "text".to_owned(),
+        body: format!(r#"{{"content":"message {id}"}}"#),
+        sent_at: 1_700_000_000 + id as i64,
+    }
+}
+
+fn trigger(seq: u64, at: i64) -> TrafficRecord {
+    TrafficRecord {
+        seq,
+        at,
+        event: TrafficEvent::Trigger {
+            appid: "wx1".to_owned(),
+            openid: "o1".to_owned(),
+            trigger: "message".to_owned(),
+        },
+    }
+}
+
+fn commit_one(store: &dyn Store, commit: Commit) -> Result<(), Conflict> {
+    let mut results = store.commit(&[commit]).expect("commit");
+    assert_eq!(results.len(), 1, "one result per commit");
+    results.remove(0)
+}
+
+fn version_of(store: &dyn Store, key: &Key) -> u64 {
+    store
+        .load(key)
+        .expect("load")
+        .map_or(0, |record| record.version)
+}
+
+pub fn absent_record_loads_none(store: &dyn Store) {
+    assert_eq!(store.load(&Key::Account("wx1".into())).unwrap(), None);
+    assert_eq!(store.load(&conversation_key("o1")).unwrap(), None);
+}
+
+pub fn put_then_load_gives_value_and_version(store: &dyn Store) {
+    let key = Key::Account("wx1".into());
+    commit_one(
+        store,
+        Commit {
+            writes: vec![Write::put(key.clone(), 0, 5, account("wx1"))],
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    let loaded = store.load(&key).unwrap().expect("stored");
+    assert_eq!(loaded.version, 5);
+    assert_eq!(loaded.value, account("wx1"));
+
+    let conv = Record::Conversation(Conversation::new(true));
+    let ckey = conversation_key("o1");
+    commit_one(
+        store,
+        Commit {
+            writes: vec![Write::put(ckey.clone(), 0, 6, conv.clone())],
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    let loaded = store.load(&ckey).unwrap().expect("stored");
+    assert_eq!(loaded.value, conv);
+    assert_eq!(loaded.version, 6);
+}
+
+pub fn stale_expectation_is_refused_and_changes_nothing(store: &dyn Store) {
+    let key = Key::Account("wx1".into());
+    let put = |expect, version| Commit {
+        writes: vec![Write::put(key.clone(), expect, version, account("wx1"))],
+        inbox: vec![message(7, "u1", "wx1")],
+        traffic: vec![trigger(7, 1_700_000_000)],
+    };
+    commit_one(store, put(0, 7)).unwrap();
+    let v1 = version_of(store, &key);
+    assert_eq!(v1, 7);
+
+    // A second writer that read "absent" loses, and none of its effects land.
+    let mut losing = put(0, 8);
+    losing.inbox = vec![message(8, "u1", "wx1")];
+    losing.traffic = vec![trigger(8, 1_700_000_001)];
+    let conflict = commit_one(store, losing).unwrap_err();
+    assert_eq!(conflict.key, key);
+    assert_eq!(conflict.expected, 0);
+    assert_eq!(conflict.found, v1);
+    assert_eq!(version_of(store, &key), v1);
+    let inbox = store.inbox("u1", None, 0, 100).unwrap();
+    assert_eq!(inbox.iter().map(|m| m.id).collect::<Vec<_>>(), vec![7]);
+    let mut seqs = vec![];
+    store
+        .traffic(None, None, &mut |r| {
+            seqs.push(r.seq);
+            true
+        })
+        .unwrap();
+    assert_eq!(seqs, vec![7]);
+}
+
+pub fn batch_applies_in_order_and_skips_only_conflicts(store: &dyn Store) {
+    let a = Key::Account("wxa".into());
+    let b = Key::Account("wxb".into());
+    let results = store
+        .commit(&[
+            Commit {
+                writes: vec![Write::put(a.clone(), 0, 1, account("wxa"))],
+                ..Commit::default()
+            },
+            // Expects `a` absent, but the first commit of the batch created it.
+            Commit {
+                writes: vec![
+                    Write::put(b.clone(), 0, 2, account("wxb")),
+                    Write::put(a.clone(), 0, 2, account("wxa")),
+                ],
+                ..Commit::default()
+            },
+            Commit {
+                writes: vec![Write::put(b.clone(), 0, 3, account("wxb"))],
+                ..Commit::default()
+            },
+        ])
+        .unwrap();
+    assert_eq!(results.len(), 3);
+    assert!(results[0].is_ok());
+    assert_eq!(results[1].as_ref().unwrap_err().key, a);
+    assert!(results[2].is_ok());
+    assert_eq!(version_of(store, &a), 1);
+    assert_eq!(version_of(store, &b), 3, "the refused commit wrote nothing");
+}
+
+pub fn deleted_then_recreated_record_never_matches_old_version(store: &dyn Store) {
+    let key = Key::Account("wx1".into());
+    let put = |expect, version| Commit {
+        writes: vec![Write::put(key.clone(), expect, version, account("wx1"))],
+        ..Commit::default()
+    };
+    commit_one(store, put(0, 1)).unwrap();
+    let old = version_of(store, &key);
+    commit_one(
+        store,
+        Commit {
+            writes: vec![Write::delete(key.clone(), old)],
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(store.load(&key).unwrap(), None);
+    commit_one(store, put(0, 2)).unwrap();
+    let new = version_of(store, &key);
+    assert_eq!(new, 2);
+    assert!(commit_one(store, put(old, 3)).is_err(), "no ABA");
+}
+
+pub fn key_written_twice_in_one_commit(store: &dyn Store) {
+    let key = conversation_key("o1");
+    let conv = Record::Conversation(Conversation::new(false));
+    // The second write must expect the version the first one stored.
+    let twice = |second_expect| Commit {
+        writes: vec![
+            Write::put(key.clone(), 0, 4, conv.clone()),
+            Write::put(key.clone(), second_expect, 5, conv.clone()),
+        ],
+        ..Commit::default()
+    };
+    assert!(commit_one(store, twice(0)).is_err());
+    assert_eq!(store.load(&key).unwrap(), None, "nothing of it lands");
+    commit_one(store, twice(4)).unwrap();
+    assert_eq!(version_of(store, &key), 5);
+}
+
+pub fn record_must_fit_its_key(store: &dyn Store) {
+    let result = store.commit(&[Commit {
+        writes: vec![Write::put(Key::User("u1".into()), 0, 1, account("wx1"))],
+        ..Commit::default()
+    }]);
+    assert!(matches!(result, Err(StoreError::Mismatch { .. })));
+    assert_eq!(store.load(&Key::User("u1".into())).unwrap(), None);
+}
+
+pub fn versions_must_increase(store: &dyn Store) {
+    let key = Key::Account("wx1".into());
+    let result = store.commit(&[Commit {
+        writes: vec![Write::put(key.clone(), 0, 0, account("wx1"))],
+        ..Commit::default()
+    }]);
+    assert!(matches!(
+        result,
+        Err(StoreError::VersionNotIncreasing { .. })
+    ));
+    assert_eq!(store.load(&key).unwrap(), None);
+}
+
+pub fn scan_returns_every_record(store: &dyn Store) {
+    let writes = vec![
+        Write::put(Key::AdminToken, 0, 1, Record::AdminToken("secret".into())),
+        Write::put(
+            Key::Clock,
+            0,
+            2,
+            Record::Clock(ClockRecord {
+                mode: ClockMode::Virtual,
+                now: 1_700_000_000,
+                start: None,
+            }),
+        ),
+        Write::put(
+            Key::Counters,
+            0,
+            3,
+            Record::Counters(Counters { next_seq: 9 }),
+        ),
+        Write::put(Key::Account("wx1".into()), 0, 4, account("wx1")),
+        Write::put(
+            conversation_key("o1"),
+            0,
+            5,
+            Record::Conversation(Conversation::new(true)),
+        ),
+        Write::put(
+            Key::Tokens("wx1".into()),
+            0,
+            6,
+            Record::Tokens(TokenSet {
+                tokens: vec![IssuedToken {
+                    token: "t".into(),
+                    issued_at: 1,
+                    valid_until: 7201,
+                }],
+            }),
+        ),
+    ];
+    let expected: Vec<(Key, Record)> = writes
+        .iter()
+        .filter_map(|w| Some((w.key.clone(), w.value.clone()?)))
+        .collect();
+    commit_one(
+        store,
+        Commit {
+            writes,
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    let mut seen = vec![];
+    store
+        .scan(&mut |key, record| seen.push((key, record.value)))
+        .unwrap();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected = expected;
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(seen, expected);
+}
+
+pub fn inbox_is_per_user_oldest_first_and_pages(store: &dyn Store) {
+    let batch: Vec<Commit> = [
+        (3, "u1", "wx1"),
+        (5, "u2", "wx1"),
+        (6, "u1", "wx2"),
+        (9, "u1", "wx1"),
+    ]
+    .into_iter()
+    .map(|(id, user, appid)| Commit {
+        inbox: vec![message(id, user, appid)],
+        ..Commit::default()
+    })
+    .collect();
+    store.commit(&batch).unwrap();
+    let ids = |appid, after, limit| {
+        store
+            .inbox("u1", appid, after, limit)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(None, 0, 100), vec![3, 6, 9]);
+    assert_eq!(ids(Some("wx1"), 0, 100), vec![3, 9]);
+    assert_eq!(ids(None, 3, 100), vec![6, 9]);
+    assert_eq!(ids(None, 0, 2), vec![3, 6]);
+    assert_eq!(store.inbox("nobody", None, 0, 100).unwrap(), vec![]);
+    assert_eq!(
+        store.inbox("u1", None, 0, 100).unwrap()[0],
+        message(3, "u1", "wx1")
+    );
+}
+
+pub fn traffic_is_ordered_and_ranged(store: &dyn Store) {
+    let batch: Vec<Commit> = [(1, 100), (2, 100), (3, 150), (4, 200)]
+        .into_iter()
+        .map(|(seq, at)| Commit {
+            traffic: vec![trigger(seq, at)],
+            ..Commit::default()
+        })
+        .collect();
+    store.commit(&batch).unwrap();
+    let seqs = |from, to| {
+        let mut out = vec![];
+        store
+            .traffic(from, to, &mut |r| {
+                out.push(r.seq);
+                true
+            })
+            .unwrap();
+        out
+    };
+    assert_eq!(seqs(None, None), vec![1, 2, 3, 4]);
+    assert_eq!(seqs(Some(150), None), vec![3, 4]);
+    assert_eq!(seqs(None, Some(150)), vec![1, 2]);
+    assert_eq!(seqs(Some(100), Some(200)), vec![1, 2, 3]);
+    let mut first = vec![];
+    store
+        .traffic(None, None, &mut |r| {
+            first.push(r.seq);
+            false
+        })
+        .unwrap();
+    assert_eq!(first, vec![1], "the callback stops the scan");
+}
+
+pub fn wipe_keeps_only_named_keys(store: &dyn Store) {
+    commit_one(
+        store,
+        Commit {
+            writes: vec![
+                Write::put(Key::AdminToken, 0, 1, Record::AdminToken("secret".into())),
+                Write::put(Key::Account("wx1".into()), 0, 2, account("wx1")),
+            ],
+            inbox: vec![message(1, "u1", "wx1")],
+            traffic: vec![trigger(1, 100)],
+        },
+    )
+    .unwrap();
+    store.wipe(&[Key::AdminToken]).unwrap();
+    assert!(store.load(&Key::AdminToken).unwrap().is_some());
+    assert_eq!(store.load(&Key::Account("wx1".into())).unwrap(), None);
+    assert_eq!(store.inbox("u1", None, 0, 10).unwrap(), vec![]);
+    let mut any = false;
+    store
+        .traffic(None, None, &mut |_| {
+            any = true;
+            true
+        })
+        .unwrap();
+    assert!(!any);
+}

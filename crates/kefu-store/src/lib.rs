@@ -1,0 +1,26 @@
+//! kefu's state: everything kefu persists goes through the [`Store`] port.
+//!
+//! # Layout
+//! - [`records`]: the domain records (accounts, users, conversations, tokens, clock, inbox,
+//!   traffic) and the keys that address them.
+//! - [`port`]: the [`Store`] trait: load a record with its version, commit new state plus its
+//!   effects (inbox messages, traffic records) only if the versions it read are unchanged.
+//! - [`memory`]: a backend in memory, for tests and throwaway servers.
+//! - [`embedded`]: the default durable backend, a redb file under the data directory.
+//! - [`conformance`]: the suite every backend must pass (`store_conformance_suite!`).
+//!
+//! The store never decides anything: the server decides in memory and hands the store finished
+//! state. It knows policy's `Conversation` (it persists it) but nothing of HTTP or WeChat's wire
+//! format: message bodies are opaque JSON text tagged with their msgtype.
+
+mod codec;
+pub mod conformance;
+pub mod embedded;
+pub mod memory;
+pub mod port;
+pub mod records;
+
+pub use embedded::EmbeddedStore;
+pub use memory::MemoryStore;
+pub use port::{Commit, CommitResult, Conflict, Store, StoreError, Versioned, Write};
+pub use records::*;

@@ -1,0 +1,130 @@
+//! A backend in memory: for tests and throwaway servers. Same rules as the durable one; nothing
+//! survives the process.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use crate::port::{Commit, CommitResult, Store, StoreError, Versioned, check_commit};
+use crate::records::{InboxMessage, Key, Record, TrafficRecord};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    records: BTreeMap<Key, Versioned<Record>>,
+    inbox: BTreeMap<u64, InboxMessage>,
+    traffic: BTreeMap<u64, TrafficRecord>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied commit (commits are checked
+        // before anything is changed), so a poisoned lock is still consistent.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    fn load(&self, key: &Key) -> Result<Option<Versioned<Record>>, StoreError> {
+        Ok(self.lock().records.get(key).cloned())
+    }
+
+    fn scan(&self, each: &mut dyn FnMut(Key, Versioned<Record>)) -> Result<(), StoreError> {
+        let inner = self.lock();
+        for (key, record) in &inner.records {
+            each(key.clone(), record.clone());
+        }
+        Ok(())
+    }
+
+    fn commit(&self, batch: &[Commit]) -> Result<Vec<CommitResult>, StoreError> {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let mut results = Vec::with_capacity(batch.len());
+        for commit in batch {
+            let records = &inner.records;
+            let checked =
+                check_commit(commit, |key| Ok(records.get(key).map_or(0, |r| r.version)))?;
+            if let Err(conflict) = checked {
+                results.push(Err(conflict));
+                continue;
+            }
+            for write in &commit.writes {
+                match &write.value {
+                    Some(value) => {
+                        let record = Versioned {
+                            version: write.version,
+                            value: value.clone(),
+                        };
+                        inner.records.insert(write.key.clone(), record);
+                    }
+                    None => {
+                        inner.records.remove(&write.key);
+                    }
+                }
+            }
+            for message in &commit.inbox {
+                inner.inbox.insert(message.id, message.clone());
+            }
+            for record in &commit.traffic {
+                inner.traffic.insert(record.seq, record.clone());
+            }
+            results.push(Ok(()));
+        }
+        Ok(results)
+    }
+
+    fn inbox(
+        &self,
+        user_id: &str,
+        appid: Option<&str>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<InboxMessage>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .inbox
+            .range(after.saturating_add(1)..)
+            .map(|(_, m)| m)
+            .filter(|m| m.user_id == user_id && appid.is_none_or(|a| m.appid == a))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn traffic(
+        &self,
+        from: Option<i64>,
+        to: Option<i64>,
+        each: &mut dyn FnMut(&TrafficRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        let inner = self.lock();
+        for record in inner.traffic.values() {
+            if from.is_some_and(|f| record.at < f) {
+                continue;
+            }
+            if to.is_some_and(|t| record.at >= t) {
+                break;
+            }
+            if !each(record) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn wipe(&self, keep: &[Key]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.records.retain(|key, _| keep.contains(key));
+        inner.inbox.clear();
+        inner.traffic.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! The store port: what the server asks of any backend.
+//!
+//! The server decides in memory and hands the store finished state: a [`Commit`] is the new
+//! value of every record a decision changed, each with the version the decision read, plus the
+//! effects the decision had (inbox messages, traffic records). A backend applies a commit only if
+//! every record is still at the version the decision read, so two nodes deciding on the same
+//! conversation can never both win. Group commit is the backend's business: [`Store::commit`]
+//! takes a batch and makes it durable in one go.
+
+use std::collections::HashMap;
+
+use crate::records::{InboxMessage, Key, Record, TrafficRecord};
+
+/// A record with the version it was stored under. The writer chooses versions from a store-wide
+/// increasing sequence, never reused, so a deleted and recreated record never matches a stale
+/// expectation, and a writer can pipeline commits without waiting to learn their versions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Versioned<T> {
+    pub version: u64,
+    pub value: T,
+}
+
+/// The new value of one record. `expect` is the version the decision read (0: the record was
+/// absent); `version` is the one to store it under, greater than `expect`; `value: None`
+/// deletes the record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Write {
+    pub key: Key,
+    pub expect: u64,
+    pub version: u64,
+    pub value: Option<Record>,
+}
+
+impl Write {
+    pub fn put(key: Key, expect: u64, version: u64, value: Record) -> Write {
+        Write {
+            key,
+            expect,
+            version,
+            value: Some(value),
+        }
+    }
+
+    pub fn delete(key: Key, expect: u64) -> Write {
+        Write {
+            key,
+            expect,
+            version: 0,
+            value: None,
+        }
+    }
+}
+
+/// Everything one decision changed: applied all or nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Commit {
+    pub writes: Vec<Write>,
+    pub inbox: Vec<InboxMessage>,
+    pub traffic: Vec<TrafficRecord>,
+}
+
+impl Commit {
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.inbox.is_empty() && self.traffic.is_empty()
+    }
+}
+
+/// A commit refused because a record moved on since the decision read it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("version conflict on {key:?}: expected version {expected}, found {found}")]
+pub struct Conflict {
+    pub key: Key,
+    pub expected: u64,
+    pub found: u64,
+}
+
+/// The outcome of one commit of a batch: `Ok` once durable, or the conflict that refused it.
+pub type CommitResult = Result<(), Conflict>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage engine: {0}")]
+    Engine(String),
+    #[error("corrupt record under {key}: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("record {record} does not belong under key {key:?}")]
+    Mismatch { key: Key, record: &'static str },
+    #[error("version {version} for {key:?} does not increase on {expect}")]
+    VersionNotIncreasing { key: Key, expect: u64, version: u64 },
+    #[error("the data directory {path} is in use by another kefu process")]
+    Locked { path: String },
+    #[error("i/o on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What every backend provides. All methods are blocking: the server calls them from its writer
+/// thread or through `spawn_blocking`.
+pub trait Store: Send + Sync + 'static {
+    /// One record with its version, or `None` if absent.
+    fn load(&self, key: &Key) -> Result<Option<Versioned<Record>>, StoreError>;
+
+    /// Every mutable record, for recovery at start-up.
+    fn scan(&self, each: &mut dyn FnMut(Key, Versioned<Record>)) -> Result<(), StoreError>;
+
+    /// Applies the commits of `batch` in order, each all or nothing, and makes the applied ones
+    /// durable before returning. A commit whose expectations fail is skipped with its
+    /// [`Conflict`]; later commits of the batch see the earlier applied ones.
+    fn commit(&self, batch: &[Commit]) -> Result<Vec<CommitResult>, StoreError>;
+
+    /// The inbox of one user, oldest first: messages with `id > after`, at most `limit`,
+    /// only those from `appid` when given.
+    fn inbox(
+        &self,
+        user_id: &str,
+        appid: Option<&str>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<InboxMessage>, StoreError>;
+
+    /// Traffic records with `from <= at < to` in (at, seq) order; `each` returns `false` to stop.
+    fn traffic(
+        &self,
+        from: Option<i64>,
+        to: Option<i64>,
+        each: &mut dyn FnMut(&TrafficRecord) -> bool,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes everything except the records under `keep` (a test suite's reset).
+    fn wipe(&self, keep: &[Key]) -> Result<(), StoreError>;
+}
+
+/// Checks one commit against the versions the backend holds. Shared by every backend so that
+/// they agree on the rules: records must fit their keys, versions must increase, and a key
+/// written twice in one commit must expect the version its first write stored.
+pub(crate) fn check_commit(
+    commit: &Commit,
+    mut current: impl FnMut(&Key) -> Result<u64, StoreError>,
+) -> Result<Result<(), Conflict>, StoreError> {
+    let mut seen: HashMap<&Key, u64> = HashMap::new();
+    for write in &commit.writes {
+        if let Some(value) = &write.value {
+            if !value.fits(&write.key) {
+                return Err(StoreError::Mismatch {
+                    key: write.key.clone(),
+                    record: record_name(value),
+                });
+            }
+            if write.version <= write.expect {
+                return Err(StoreError::VersionNotIncreasing {
+                    key: write.key.clone(),
+                    expect: write.expect,
+                    version: write.version,
+                });
+            }
+        }
+        let found = match seen.get(&write.key) {
+            Some(v) => *v,
+            None => current(&write.key)?,
+        };
+        if found != write.expect {
+            return Ok(Err(Conflict {
+                key: write.key.clone(),
+                expected: write.expect,
+                found,
+            }));
+        }
+        let stored = if write.value.is_some() {
+            write.version
+        } else {
+            0
+        };
+        seen.insert(&write.key, stored);
+    }
+    Ok(Ok(()))
+}
+fn record_name(record: &Record) -> &'static str {
+    match record {
+        Record::AdminToken(_) => "AdminToken",
+        Record::Clock(_) => "Clock",
+        Record::Counters(_) => "Counters",
+        Record::Account(_) => "Account",
+        Record::User(_) => "User",
+        Record::Conversation(_) => "Conversation",
+        Record::Tokens(_) => "Tokens",
+    }
+}

@@ -1,0 +1,197 @@
+//! The records kefu persists, and the keys that address the mutable ones.
+//!
+//! Mutable records (accounts, users, conversations, ...) live under a [`Key`] with a version;
+//! inbox messages and traffic records are append-only effects of a commit, addressed by the
+//! store-wide sequence number the server gave them.
+
+use std::collections::BTreeMap;
+
+use kefu_policy::Conversation;
+use serde::{Deserialize, Serialize};
+
+/// Where a mutable record lives.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    /// The admin token of `/api/v1`.
+    AdminToken,
+    /// The rule clock: its mode and, for a virtual clock, where it stands.
+    Clock,
+    /// Store-wide counters (the next sequence number, ...).
+    Counters,
+    Account(String),
+    User(String),
+    Conversation {
+        appid: String,
+        openid: String,
+    },
+    /// The access tokens issued to one account.
+    Tokens(String),
+}
+
+/// A mutable record. The variant always matches its [`Key`]'s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Record {
+    AdminToken(String),
+    Clock(ClockRecord),
+    Counters(Counters),
+    Account(AccountRecord),
+    User(UserRecord),
+    Conversation(Conversation),
+    Tokens(TokenSet),
+}
+
+impl Record {
+    /// Whether this record may be stored under `key`.
+    pub fn fits(&self, key: &Key) -> bool {
+        matches!(
+            (key, self),
+            (Key::AdminToken, Record::AdminToken(_))
+                | (Key::Clock, Record::Clock(_))
+                | (Key::Counters, Record::Counters(_))
+                | (Key::Account(_), Record::Account(_))
+                | (Key::User(_), Record::User(_))
+                | (Key::Conversation { .. }, Record::Conversation(_))
+                | (Key::Tokens(_), Record::Tokens(_))
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClockMode {
+    System,
+    Virtual,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockRecord {
+    pub mode: ClockMode,
+    /// Where a virtual clock stands (unix seconds); unused by the system clock.
+    pub now: i64,
+    /// Where `reset` sends a virtual clock back to: `--clock-start`, or `None` for "the real
+    /// time at the reset".
+    pub start: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// The next store-wide sequence number (inbox ids, traffic records, ordering within a second).
+    pub next_seq: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountType {
+    Service,
+    Subscription,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EncryptMode {
+    Plain,
+    Compat,
+    Safe,
+}
+
+/// An Official Account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub appid: String,
+    pub secret: String,
+    pub original_id: String,
+    pub name: String,
+    pub account_type: AccountType,
+    pub webhook_url: Option<String>,
+    pub token: Option<String>,
+    pub encoding_aes_key: Option<String>,
+    pub encrypt_mode: EncryptMode,
+    /// Rule-clock instant of registration (decides rollouts' rule 2).
+    pub registered_at: i64,
+    /// Rule-clock instant the record was created in kefu.
+    pub created_at: i64,
+    /// Creation order, for stable listing.
+    pub seq: u64,
+}
+
+/// A person who acts on accounts; one openid per account, made on first contact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub user_id: String,
+    pub nickname: String,
+    pub created_at: i64,
+    pub seq: u64,
+    /// appid → openid.
+    pub openids: BTreeMap<String, String>,
+}
+
+/// An access token as issued: tokens live on the wall clock, not the rule clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedToken {
+    pub token: String,
+    pub issued_at: i64,
+    /// Wall-clock second from which the token is no longer accepted.
+    pub valid_until: i64,
+}
+
+/// The tokens of one account that may still be valid, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub tokens: Vec<IssuedToken>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InboxSource {
+    /// A customer-service message the developer sent through `custom/send`.
+    Custom,
+    /// The developer's synchronous XML answer to a push.
+    PassiveReply,
+    /// The platform's own notice (for example when a push failed).
+    System,
+}
+
+/// A message the user received.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxMessage {
+    /// The store-wide sequence number: unique, increasing.
+    pub id: u64,
+    pub user_id: String,
+    pub appid: String,
+    pub openid: String,
+    pub source: InboxSource,
+    pub msgtype: String,
+    /// The msgtype object as JSON text; opaque to the store.
+    pub body: String,
+    /// Rule-clock instant.
+    pub sent_at: i64,
+}
+
+/// One line of the traffic log that `kefu replay` reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficRecord {
+    /// The store-wide sequence number.
+    pub seq: u64,
+    /// Rule-clock instant.
+    pub at: i64,
+    pub event: TrafficEvent,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TrafficEvent {
+    Account {
+        appid: String,
+        platform: String,
+        registered_at: i64,
+    },
+    /// A trigger (`message`, `follow`, ...) or `unfollow`.
+    Trigger {
+        appid: String,
+        openid: String,
+        trigger: String,
+    },
+    /// A customer-service send, accepted or refused.
+    Send {
+        appid: String,
+        openid: String,
+        api: String,
+        errcode: u32,
+        ruleset: String,
+    },
+}

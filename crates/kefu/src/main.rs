@@ -1,0 +1,184 @@
+//! `kefu`: the binary only wires. Flags (each also a `KEFU_*` environment variable) become a
+//! `kefu_server::Config`; the server does the rest.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use kefu_policy::Platform;
+use kefu_server::clock::SystemClock;
+use kefu_server::{App, ClockMode, Config};
+use kefu_store::EmbeddedStore;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Parser)]
+#[command(
+    name = "kefu",
+    version,
+    about = "A self-hosted WeChat customer-service messaging platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the WeChat developer API (/cgi-bin) and kefu's own API (/api/v1).
+    Serve(Serve),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ClockArg {
+    /// The machine's clock, in whole seconds.
+    System,
+    /// A clock that only POST /api/v1/clock/advance and /set move.
+    Virtual,
+}
+
+#[derive(clap::Args)]
+struct Serve {
+    /// Address to listen on.
+    #[arg(long, env = "KEFU_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where the embedded store keeps its state (created if missing; one kefu at a time).
+    #[arg(long, env = "KEFU_DATA_DIR", default_value = "./kefu-data")]
+    data_dir: PathBuf,
+    /// The rule clock: the machine's, or a virtual one tests move by hand.
+    #[arg(long, env = "KEFU_CLOCK", value_enum, default_value = "system")]
+    clock: ClockArg,
+    /// Where a new virtual clock starts (RFC 3339); ignored on an existing data directory
+    /// unless --clock-reset is given.
+    #[arg(long, env = "KEFU_CLOCK_START", value_parser = parse_instant)]
+    clock_start: Option<i64>,
+    /// Start the stored clock over (in the mode of --clock).
+    #[arg(long, env = "KEFU_CLOCK_RESET")]
+    clock_reset: bool,
+    /// The admin token of /api/v1. Without it kefu keeps the stored one, or makes one and
+    /// prints it once.
+    #[arg(long, env = "KEFU_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// A platform's default rule set, as PLATFORM=NAME (oa, wecom, kf, miniprogram); repeatable.
+    #[arg(long, env = "KEFU_DEFAULT_RULESET", value_delimiter = ',', value_parser = parse_default)]
+    default_ruleset: Vec<(Platform, String)>,
+    /// Log format on stderr.
+    #[arg(long, env = "KEFU_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_instant(text: &str) -> Result<i64, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map(OffsetDateTime::unix_timestamp)
+        .map_err(|e| {
+            format!("not an RFC 3339 instant ({e}); for example 2023-06-12T00:00:00+08:00")
+        })
+}
+
+fn parse_default(text: &str) -> Result<(Platform, String), String> {
+    let (platform, name) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected PLATFORM=NAME, got {text:?}"))?;
+    let platform = platform
+        .parse::<Platform>()
+        .map_err(|_| format!("unknown platform {platform:?}: oa, wecom, kf or miniprogram"))?;
+    Ok((platform, name.to_owned()))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(serve) => {
+            init_logging(serve.log_format);
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?
+                .block_on(run_serve(serve))
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run_serve(serve: Serve) -> anyhow::Result<()> {
+    let store = EmbeddedStore::open(&serve.data_dir)
+        .with_context(|| format!("opening the data directory {}", serve.data_dir.display()))?;
+    let config = Config {
+        store: Arc::new(store),
+        clock_mode: match serve.clock {
+            ClockArg::System => ClockMode::System,
+            ClockArg::Virtual => ClockMode::Virtual,
+        },
+        clock_start: serve.clock_start,
+        clock_reset: serve.clock_reset,
+        admin_token: serve.admin_token.filter(|t| !t.is_empty()),
+        default_rulesets: serve.default_ruleset,
+        wall: Arc::new(SystemClock),
+    };
+    if config.clock_mode == ClockMode::System && config.clock_start.is_some() {
+        bail!("--clock-start needs --clock virtual");
+    }
+    let (app, started) = App::open(config).await?;
+    for warning in &started.warnings {
+        tracing::warn!("{warning}");
+    }
+    let listener = tokio::net::TcpListener::bind(serve.listen)
+        .await
+        .with_context(|| format!("listening on {}", serve.listen))?;
+    let local = listener.local_addr()?;
+    // stdout, not the log: the admin token must never enter log records.
+    println!("kefu listening on http://{local}");
+    if let Some(token) = &started.new_admin_token {
+        println!(
+            "admin token (shown once, stored in {}): {token}",
+            serve.data_dir.display()
+        );
+    }
+    tracing::info!(listen = %local, data_dir = %serve.data_dir.display(), "kefu started");
+    kefu_server::run(listener, app, shutdown_signal()).await?;
+    tracing::info!("kefu stopped; everything acknowledged is on disk");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight and draining the writer");
+}

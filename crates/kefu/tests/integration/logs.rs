@@ -1,0 +1,98 @@
+//! Secrets never reach the log, even at debug level; SIGTERM drains and exits cleanly.
+
+use std::process::{Command, Stdio};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{ADMIN, Api, spawn, spawn_with};
+
+#[tokio::test]
+async fn secrets_never_appear_in_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Debug level logs every request.
+    let server = spawn_with(&data, &["--log-format", "json"], &[("KEFU_LOG", "debug")]);
+    let api = Api::new(&server.base);
+    let account = api
+        .call(Method::POST, "/accounts", Some(json!({
+            "name": "Quiet Shop", "webhook_url": "http://127.0.0.1:9/hook", "token": "hooktoken123",
+            "encoding_aes_key": "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "encrypt_mode": "compat",
+            "verify_webhook": false})))
+        .await;
+    let appid = account["appid"].as_str().unwrap();
+    let secret = account["secret"].as_str().unwrap();
+    let answer: Value = api
+        .client
+        .get(format!(
+            "{}/cgi-bin/token?grant_type=client_credential&appid={appid}&secret={secret}",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = answer["access_token"].as_str().unwrap().to_owned();
+    let _ = api
+        .client
+        .post(format!(
+            "{}/cgi-bin/message/custom/send?access_token={token}",
+            server.base
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let stderr_path = server.stderr_path.clone();
+    assert!(server.terminate().success(), "SIGTERM exits cleanly");
+    let logs = std::fs::read_to_string(stderr_path).unwrap();
+    assert!(logs.contains("kefu started"), "logs were captured: {logs}");
+    assert!(
+        logs.contains("/cgi-bin/message/custom/send"),
+        "requests are logged at debug: {logs}"
+    );
+    for secret in [
+        secret,
+        token.as_str(),
+        ADMIN,
+        "hooktoken123",
+        "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "a secret leaked into the logs: {secret}"
+        );
+    }
+}
+
+#[test]
+fn a_second_kefu_on_the_same_data_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = spawn(&data, &[]);
+    let second = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--clock", "virtual"])
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        message.contains("in use by another kefu process"),
+        "{message}"
+    );
+    // And the system clock is refused on a virtual data directory, with the way out named.
+    assert!(first.terminate().success());
+    let other = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--clock", "system"])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("--clock-reset"));
+}

@@ -1,0 +1,9 @@
+//! The `kefu` binary as a user runs it: real processes, real SDKs, real crashes.
+
+// Test helpers unwrap freely: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod clients;
+mod crash;
+mod logs;
+mod support;
