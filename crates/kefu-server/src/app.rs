@@ -10,6 +10,7 @@ use kefu_store::{AccountRecord, ClockMode, ClockRecord, Key, Store};
 use crate::clock::WallClock;
 use crate::error::Unavailable;
 use crate::ids;
+use crate::push::{Hub, PushConfig};
 use crate::world::{Entry, Tx, World};
 use crate::writer::{Waiter, Writer};
 
@@ -26,6 +27,8 @@ pub struct Config {
     /// `--default-ruleset PLATFORM=NAME`, applied over the shipped defaults.
     pub default_rulesets: Vec<(Platform, String)>,
     pub wall: Arc<dyn WallClock>,
+    /// Webhook deliveries: timeout, pool and outbox sizes.
+    pub push: PushConfig,
 }
 
 /// What start-up has to tell the operator.
@@ -81,6 +84,7 @@ struct Inner {
     fallback: RuleSetId,
     wall: Arc<dyn WallClock>,
     clock_start: Option<i64>,
+    pushes: Hub,
 }
 
 /// Cheap to clone: every handler holds one.
@@ -95,6 +99,8 @@ pub struct Ctx<'a> {
     pub wall_now: i64,
     pub rules: &'a RuleBook,
     pub defaults: &'a Defaults,
+    /// Where decisions hand their pushes over.
+    pub pushes: &'a Hub,
     /// The Official Account default, for a name the book does not know (cannot happen: start-up
     /// checks every default against the book).
     fallback: RuleSetId,
@@ -209,10 +215,12 @@ impl App {
             fallback,
             wall: config.wall,
             clock_start: config.clock_start,
+            pushes: Hub::new(config.push),
         }));
         if let Some(ticket) = first {
             app.0.waiter.clone().durable(ticket).await?;
         }
+        crate::push::start(&app).await?;
         Ok((app, started))
     }
 
@@ -230,6 +238,11 @@ impl App {
     /// that what it returns is durable.
     pub fn store(&self) -> Arc<dyn Store> {
         self.0.store.clone()
+    }
+
+    /// Webhook deliveries: the shared client, the dispatcher's queue, the configuration.
+    pub fn pushes(&self) -> &Hub {
+        &self.0.pushes
     }
 
     pub fn rules(&self) -> &RuleBook {
@@ -334,6 +347,7 @@ impl App {
             wall_now,
             rules: &self.0.rules,
             defaults: &self.0.defaults,
+            pushes: &self.0.pushes,
             fallback: self.0.fallback,
         }
     }

@@ -1,4 +1,5 @@
-//! Identifiers kefu issues: appids, secrets, openids, tokens. Random, in WeChat's shapes.
+//! Identifiers kefu issues: appids, secrets, openids, tokens, push nonces. Random, in WeChat's
+//! shapes.
 
 /// Bytes from the operating system's generator. Failing to read it means the machine cannot
 /// make secrets at all; there is nothing sensible to fall back to.
@@ -68,6 +69,24 @@ pub fn admin_token() -> String {
     format!("kefu_{}", hex(40))
 }
 
+/// A push or URL-verification `nonce`: 9 or 10 random digits, like WeChat's.
+pub fn nonce() -> String {
+    let n = u64::from_le_bytes(random_bytes::<8>());
+    // 100000000 ..= 9999999999: every value has 9 or 10 digits.
+    (100_000_000 + n % 9_900_000_000).to_string()
+}
+
+/// The `echostr` of a URL verification: a long decimal number, as WeChat sends.
+pub fn echostr() -> String {
+    let n = u64::from_le_bytes(random_bytes::<8>());
+    (1_000_000_000_000_000_000 + n % 9_000_000_000_000_000_000).to_string()
+}
+
+/// The 16 random bytes that open every AES-encrypted message (WECHAT.md §6.6).
+pub fn aes_random16() -> [u8; 16] {
+    random_bytes::<16>()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +103,11 @@ mod tests {
         assert!(o.starts_with('o'));
         assert_eq!(access_token().len(), 128);
         assert_ne!(openid(), openid());
+        for _ in 0..200 {
+            let n = nonce();
+            assert!((9..=10).contains(&n.len()), "{n}");
+            assert!(n.chars().all(|c| c.is_ascii_digit()));
+            assert_eq!(echostr().len(), 19);
+        }
     }
 }

@@ -7,9 +7,11 @@
 //!   `mutate` and `read` are the only ways handlers touch state.
 //! - `world`: the in-memory state and `Tx`, which turns each change into store writes.
 //! - `writer`: the one writer thread and its group commit.
+//! - [`push`]: webhook deliveries: the outbox, the dispatcher and its workers, URL verification.
 //! - [`clock`]: the rule clock and the wall clock.
 //! - `cgi`: one module per `/cgi-bin` family (token, custom messages).
-//! - `api`: one module per `/api/v1` resource (accounts, users, actions, conversations, clock).
+//! - `api`: one module per `/api/v1` resource (accounts, users, actions, conversations, clock,
+//!   deliveries).
 //! - `body`: request bodies: size limits and JSON parsing with the right refusal per API.
 //! - `error`: how each API says no.
 //!
@@ -23,6 +25,7 @@ mod cgi;
 pub mod clock;
 mod error;
 mod ids;
+pub mod push;
 mod timefmt;
 mod world;
 mod writer;
@@ -38,6 +41,7 @@ use axum::routing::get;
 
 pub use app::{App, Config, StartError, Started};
 pub use kefu_store::ClockMode;
+pub use push::PushConfig;
 
 /// Every route kefu serves.
 pub fn router(app: App) -> Router {
@@ -59,6 +63,8 @@ pub async fn run(
     let served = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
+    // Deliveries not finished stay in the outbox; the next start resumes them.
+    app.pushes().stop(std::time::Duration::from_secs(5)).await;
     let drained = tokio::task::spawn_blocking(move || app.close()).await;
     if drained.is_err() {
         tracing::error!("draining the writer failed");

@@ -6,9 +6,11 @@ use std::collections::HashMap;
 
 use kefu_policy::Conversation;
 use kefu_store::{
-    AccountRecord, ClockRecord, Commit, Counters, InboxMessage, Key, Record, TokenSet,
-    TrafficEvent, TrafficRecord, UserRecord, Versioned, Write,
+    AccountRecord, ClockRecord, Commit, Counters, DeliveryRecord, InboxMessage, Key, MsgIdCounter,
+    Record, TokenSet, TrafficEvent, TrafficRecord, UserRecord, Versioned, Write,
 };
+
+use crate::push::Outbox;
 
 /// A value with the store version it was read at (0: not stored yet).
 #[derive(Clone, Debug)]
@@ -50,6 +52,8 @@ pub struct World {
     pub tokens: HashMap<String, Entry<TokenSet>>,
     /// access token → appid.
     pub token_index: HashMap<String, String>,
+    /// Pending webhook deliveries and MsgId counters (`push`).
+    pub outbox: Outbox,
 }
 
 impl World {
@@ -64,6 +68,7 @@ impl World {
             conversations: HashMap::new(),
             tokens: HashMap::new(),
             token_index: HashMap::new(),
+            outbox: Outbox::default(),
         }
     }
 
@@ -101,6 +106,14 @@ impl World {
                 }
                 self.tokens.insert(appid, Entry { value: t, version });
             }
+            (Key::Outbox(id), Record::Outbox(d)) => {
+                self.outbox.pending.insert(id, Entry { value: d, version });
+            }
+            (Key::MsgIds(appid), Record::MsgIds(c)) => {
+                self.outbox
+                    .msg_ids
+                    .insert(appid, Entry { value: c, version });
+            }
             (key, _) => tracing::warn!(?key, "ignoring a stored record under a foreign key"),
         }
     }
@@ -137,6 +150,8 @@ persist! {
     UserRecord => User,
     Conversation => Conversation,
     TokenSet => Tokens,
+    DeliveryRecord => Outbox,
+    MsgIdCounter => MsgIds,
 }
 
 /// The changes of one decision, as they are made: every saved record gets its new version from
@@ -179,6 +194,11 @@ impl Tx {
 
     pub fn inbox(&mut self, message: InboxMessage) {
         self.commit.inbox.push(message);
+    }
+
+    /// Logs a delivery's current state (the log keeps the latest per id).
+    pub fn delivery(&mut self, record: DeliveryRecord) {
+        self.commit.deliveries.push(record);
     }
 
     pub fn traffic(&mut self, at: i64, event: TrafficEvent) {

@@ -14,6 +14,9 @@ const ACCOUNT: u8 = 3;
 const USER: u8 = 4;
 const CONVERSATION: u8 = 5;
 const TOKENS: u8 = 6;
+// Far from the low tags so that kinds added elsewhere meanwhile never collide with these.
+const OUTBOX: u8 = 32;
+const MSG_IDS: u8 = 33;
 
 /// appids and openids never contain NUL, so it separates the two halves of a conversation key.
 const SEPARATOR: u8 = 0;
@@ -32,6 +35,13 @@ pub(crate) fn encode_key(key: &Key) -> Vec<u8> {
         Key::Account(appid) => tagged(ACCOUNT, appid),
         Key::User(user_id) => tagged(USER, user_id),
         Key::Tokens(appid) => tagged(TOKENS, appid),
+        // Big-endian, so the outbox scans in delivery order.
+        Key::Outbox(id) => {
+            let mut out = vec![OUTBOX];
+            out.extend_from_slice(&id.to_be_bytes());
+            out
+        }
+        Key::MsgIds(appid) => tagged(MSG_IDS, appid),
         Key::Conversation { appid, openid } => {
             let mut out = tagged(CONVERSATION, appid);
             out.push(SEPARATOR);
@@ -59,6 +69,13 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
         ACCOUNT => Key::Account(text(rest)?),
         USER => Key::User(text(rest)?),
         TOKENS => Key::Tokens(text(rest)?),
+        OUTBOX => {
+            let id: [u8; 8] = rest
+                .try_into()
+                .map_err(|_| corrupt("outbox key is not 8 bytes"))?;
+            Key::Outbox(u64::from_be_bytes(id))
+        }
+        MSG_IDS => Key::MsgIds(text(rest)?),
         CONVERSATION => {
             let at = rest
                 .iter()
@@ -123,6 +140,8 @@ mod tests {
                 appid: "wx0123456789abcdef".into(),
                 openid: "o123".into(),
             },
+            Key::Outbox(0x0102_0304_0506_0708),
+            Key::MsgIds("wx0123456789abcdef".into()),
         ];
         for key in keys {
             assert_eq!(decode_key(&encode_key(&key)).unwrap(), key);
@@ -134,6 +153,7 @@ mod tests {
         assert!(decode_key(&[]).is_err());
         assert!(decode_key(&[99]).is_err());
         assert!(decode_key(&[CONVERSATION, b'w', b'x']).is_err());
+        assert!(decode_key(&[OUTBOX, 1, 2]).is_err());
         assert!(decode_record(b"k", &[1, 2, 3]).is_err());
         assert!(decode_record(b"k", &[0, 0, 0, 0, 0, 0, 0, 1, 200]).is_err());
     }

@@ -27,7 +27,10 @@ macro_rules! store_conformance_suite {
             scan_returns_every_record,
             inbox_is_per_user_oldest_first_and_pages,
             traffic_is_ordered_and_ranged,
-            wipe_keeps_only_named_keys
+            wipe_keeps_only_named_keys,
+            delivery_log_is_per_account_newest_first_and_pages,
+            delivery_log_entry_is_replaced_by_id,
+            outbox_entry_lives_until_deleted
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -90,6 +93,26 @@ fn trigger(seq: u64, at: i64) -> TrafficRecord {
     }
 }
 
+fn delivery(id: u64, appid: &str, status: DeliveryStatus) -> DeliveryRecord {
+    DeliveryRecord {
+        id,
+        appid: appid.to_owned(),
+        user_id: "u1".to_owned(),
+        openid: "o1".to_owned(),
+        created_at: 1_700_000_000,
+        kind: DeliveryKind::Push,
+        event: "text".to_owned(),
+        msg_id: Some(24_000_000_000_000_000 + id as i64),
+        url: "http://127.0.0.1:9000/wechat".to_owned(),
+        query: "signature=s&timestamp=1&nonce=123456789&openid=o1".to_owned(),
+        body: "<xml><MsgId>1</MsgId></xml>".to_owned(),
+        status,
+        attempts: vec![],
+        passive_reply: None,
+        replay_of: None,
+    }
+}
+
 fn commit_one(store: &dyn Store, commit: Commit) -> Result<(), Conflict> {
     let mut results = store.commit(&[commit]).expect("commit");
     assert_eq!(results.len(), 1, "one result per commit");
@@ -143,6 +166,7 @@ pub fn stale_expectation_is_refused_and_changes_nothing(store: &dyn Store) {
         writes: vec![Write::put(key.clone(), expect, version, account("wx1"))],
         inbox: vec![message(7, "u1", "wx1")],
         traffic: vec![trigger(7, 1_700_000_000)],
+        deliveries: vec![delivery(7, "wx1", DeliveryStatus::Queued)],
     };
     commit_one(store, put(0, 7)).unwrap();
     let v1 = version_of(store, &key);
@@ -152,6 +176,10 @@ pub fn stale_expectation_is_refused_and_changes_nothing(store: &dyn Store) {
     let mut losing = put(0, 8);
     losing.inbox = vec![message(8, "u1", "wx1")];
     losing.traffic = vec![trigger(8, 1_700_000_001)];
+    losing.deliveries = vec![
+        delivery(7, "wx1", DeliveryStatus::Failed),
+        delivery(8, "wx1", DeliveryStatus::Queued),
+    ];
     let conflict = commit_one(store, losing).unwrap_err();
     assert_eq!(conflict.key, key);
     assert_eq!(conflict.expected, 0);
@@ -167,6 +195,10 @@ pub fn stale_expectation_is_refused_and_changes_nothing(store: &dyn Store) {
         })
         .unwrap();
     assert_eq!(seqs, vec![7]);
+    assert_eq!(
+        store.deliveries("wx1", None, 100).unwrap(),
+        vec![delivery(7, "wx1", DeliveryStatus::Queued)]
+    );
 }
 
 pub fn batch_applies_in_order_and_skips_only_conflicts(store: &dyn Store) {
@@ -289,6 +321,20 @@ pub fn scan_returns_every_record(store: &dyn Store) {
             Record::Conversation(Conversation::new(true)),
         ),
         Write::put(
+            Key::Outbox(7),
+            0,
+            7,
+            Record::Outbox(delivery(7, "wx1", DeliveryStatus::Retrying)),
+        ),
+        Write::put(
+            Key::MsgIds("wx1".into()),
+            0,
+            8,
+            Record::MsgIds(MsgIdCounter {
+                next: 24_000_000_000_000_001,
+            }),
+        ),
+        Write::put(
             Key::Tokens("wx1".into()),
             0,
             6,
@@ -399,10 +445,13 @@ pub fn wipe_keeps_only_named_keys(store: &dyn Store) {
             ],
             inbox: vec![message(1, "u1", "wx1")],
             traffic: vec![trigger(1, 100)],
+            deliveries: vec![delivery(1, "wx1", DeliveryStatus::Delivered)],
         },
     )
     .unwrap();
     store.wipe(&[Key::AdminToken]).unwrap();
+    assert_eq!(store.deliveries("wx1", None, 10).unwrap(), vec![]);
+    assert_eq!(store.delivery(1).unwrap(), None);
     assert!(store.load(&Key::AdminToken).unwrap().is_some());
     assert_eq!(store.load(&Key::Account("wx1".into())).unwrap(), None);
     assert_eq!(store.inbox("u1", None, 0, 10).unwrap(), vec![]);
@@ -414,4 +463,124 @@ pub fn wipe_keeps_only_named_keys(store: &dyn Store) {
         })
         .unwrap();
     assert!(!any);
+}
+
+pub fn delivery_log_is_per_account_newest_first_and_pages(store: &dyn Store) {
+    let batch: Vec<Commit> = [(3, "wx1"), (5, "wx2"), (6, "wx1"), (9, "wx1")]
+        .into_iter()
+        .map(|(id, appid)| Commit {
+            deliveries: vec![delivery(id, appid, DeliveryStatus::Delivered)],
+            ..Commit::default()
+        })
+        .collect();
+    store.commit(&batch).unwrap();
+    let ids = |appid, before, limit| {
+        store
+            .deliveries(appid, before, limit)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids("wx1", None, 100), vec![9, 6, 3]);
+    assert_eq!(ids("wx2", None, 100), vec![5]);
+    assert_eq!(ids("wx1", Some(9), 100), vec![6, 3]);
+    assert_eq!(ids("wx1", Some(6), 1), vec![3]);
+    assert_eq!(ids("wx1", Some(3), 100), Vec::<u64>::new());
+    assert_eq!(ids("wx1", Some(0), 100), Vec::<u64>::new());
+    assert_eq!(ids("wx1", None, 2), vec![9, 6]);
+    assert_eq!(ids("nobody", None, 100), Vec::<u64>::new());
+    assert_eq!(
+        store.delivery(5).unwrap(),
+        Some(delivery(5, "wx2", DeliveryStatus::Delivered))
+    );
+    assert_eq!(store.delivery(4).unwrap(), None);
+}
+
+pub fn delivery_log_entry_is_replaced_by_id(store: &dyn Store) {
+    let queued = delivery(4, "wx1", DeliveryStatus::Queued);
+    let mut retrying = delivery(4, "wx1", DeliveryStatus::Retrying);
+    retrying.attempts.push(AttemptRecord {
+        n: 1,
+        at: 1_700_000_001,
+        http_status: Some(500),
+        latency_ms: 3,
+        error: Some("HTTP 500".to_owned()),
+    });
+    let mut delivered = retrying.clone();
+    delivered.status = DeliveryStatus::Delivered;
+    delivered.attempts.push(AttemptRecord {
+        n: 2,
+        at: 1_700_000_001,
+        http_status: Some(200),
+        latency_ms: 1,
+        error: None,
+    });
+    delivered.passive_reply = Some(r#"{"msgtype":"text","content":"hi"}"#.to_owned());
+    // Two states in one batch, then the last in a batch of its own: the latest one wins.
+    store
+        .commit(&[
+            Commit {
+                deliveries: vec![queued],
+                ..Commit::default()
+            },
+            Commit {
+                deliveries: vec![retrying],
+                ..Commit::default()
+            },
+        ])
+        .unwrap();
+    commit_one(
+        store,
+        Commit {
+            deliveries: vec![delivered.clone()],
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        store.deliveries("wx1", None, 10).unwrap(),
+        vec![delivered.clone()]
+    );
+    assert_eq!(store.delivery(4).unwrap(), Some(delivered));
+}
+
+pub fn outbox_entry_lives_until_deleted(store: &dyn Store) {
+    let key = Key::Outbox(11);
+    let pending = Record::Outbox(delivery(11, "wx1", DeliveryStatus::Queued));
+    commit_one(
+        store,
+        Commit {
+            writes: vec![Write::put(key.clone(), 0, 12, pending.clone())],
+            deliveries: vec![delivery(11, "wx1", DeliveryStatus::Queued)],
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    let loaded = store.load(&key).unwrap().expect("stored");
+    assert_eq!((loaded.version, loaded.value), (12, pending));
+    // Ending the delivery deletes the outbox entry and logs the outcome, all or nothing.
+    commit_one(
+        store,
+        Commit {
+            writes: vec![Write::delete(key.clone(), 12)],
+            deliveries: vec![delivery(11, "wx1", DeliveryStatus::Delivered)],
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(store.load(&key).unwrap(), None);
+    let mut outbox = vec![];
+    store
+        .scan(&mut |key, _| {
+            if matches!(key, Key::Outbox(_)) {
+                outbox.push(key);
+            }
+        })
+        .unwrap();
+    assert!(outbox.is_empty());
+    assert_eq!(
+        store.delivery(11).unwrap().map(|d| d.status),
+        Some(DeliveryStatus::Delivered)
+    );
 }

@@ -12,12 +12,15 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::codec::{decode, decode_key, decode_record, encode, encode_key, encode_record};
 use crate::port::{Commit, CommitResult, Store, StoreError, Versioned, check_commit};
-use crate::records::{InboxMessage, Key, Record, TrafficRecord};
+use crate::records::{DeliveryRecord, InboxMessage, Key, Record, TrafficRecord};
 
 const RECORDS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("records");
 const INBOX: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("inbox");
 const INBOX_BY_USER: TableDefinition<'_, (&str, u64), ()> = TableDefinition::new("inbox_by_user");
 const TRAFFIC: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("traffic");
+const DELIVERIES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("deliveries");
+const DELIVERIES_BY_ACCOUNT: TableDefinition<'_, (&str, u64), ()> =
+    TableDefinition::new("deliveries_by_account");
 
 pub const DB_FILE: &str = "kefu.redb";
 const LOCK_FILE: &str = "kefu.lock";
@@ -62,6 +65,8 @@ impl EmbeddedStore {
             txn.open_table(INBOX).map_err(engine)?;
             txn.open_table(INBOX_BY_USER).map_err(engine)?;
             txn.open_table(TRAFFIC).map_err(engine)?;
+            txn.open_table(DELIVERIES).map_err(engine)?;
+            txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
         }
         txn.commit().map_err(engine)?;
         Ok(EmbeddedStore {
@@ -110,6 +115,8 @@ impl Store for EmbeddedStore {
             let mut inbox = txn.open_table(INBOX).map_err(engine)?;
             let mut by_user = txn.open_table(INBOX_BY_USER).map_err(engine)?;
             let mut traffic = txn.open_table(TRAFFIC).map_err(engine)?;
+            let mut deliveries = txn.open_table(DELIVERIES).map_err(engine)?;
+            let mut by_account = txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
             for commit in batch {
                 let checked = check_commit(commit, |key| {
                     let k = encode_key(key);
@@ -144,6 +151,15 @@ impl Store for EmbeddedStore {
                 for record in &commit.traffic {
                     let v = encode(record, "traffic record")?;
                     traffic.insert(record.seq, v.as_slice()).map_err(engine)?;
+                }
+                for delivery in &commit.deliveries {
+                    let v = encode(delivery, "delivery")?;
+                    deliveries
+                        .insert(delivery.id, v.as_slice())
+                        .map_err(engine)?;
+                    by_account
+                        .insert((delivery.appid.as_str(), delivery.id), ())
+                        .map_err(engine)?;
                 }
                 results.push(Ok(()));
             }
@@ -210,6 +226,45 @@ impl Store for EmbeddedStore {
         Ok(())
     }
 
+    fn deliveries(
+        &self,
+        appid: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(engine)?;
+        let by_account = txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
+        let deliveries = txn.open_table(DELIVERIES).map_err(engine)?;
+        let mut out = Vec::new();
+        let Some(last) = before.map_or(Some(u64::MAX), |b| b.checked_sub(1)) else {
+            return Ok(out);
+        };
+        for entry in by_account
+            .range((appid, 0)..=(appid, last))
+            .map_err(engine)?
+            .rev()
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = entry.map_err(engine)?;
+            let id = k.value().1;
+            if let Some(v) = deliveries.get(id).map_err(engine)? {
+                out.push(decode(v.value(), &format!("delivery {id}"))?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn delivery(&self, id: u64) -> Result<Option<DeliveryRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(engine)?;
+        let deliveries = txn.open_table(DELIVERIES).map_err(engine)?;
+        match deliveries.get(id).map_err(engine)? {
+            Some(v) => Ok(Some(decode(v.value(), &format!("delivery {id}"))?)),
+            None => Ok(None),
+        }
+    }
+
     fn wipe(&self, keep: &[Key]) -> Result<(), StoreError> {
         let kept: Vec<Vec<u8>> = keep.iter().map(encode_key).collect();
         let txn = self.db.begin_write().map_err(engine)?;
@@ -227,6 +282,14 @@ impl Store for EmbeddedStore {
                 .retain(|_, _| false)
                 .map_err(engine)?;
             txn.open_table(TRAFFIC)
+                .map_err(engine)?
+                .retain(|_, _| false)
+                .map_err(engine)?;
+            txn.open_table(DELIVERIES)
+                .map_err(engine)?
+                .retain(|_, _| false)
+                .map_err(engine)?;
+            txn.open_table(DELIVERIES_BY_ACCOUNT)
                 .map_err(engine)?
                 .retain(|_, _| false)
                 .map_err(engine)?;

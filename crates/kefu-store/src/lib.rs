@@ -3,8 +3,10 @@
 //! # Layout
 //! - [`records`]: the domain records (accounts, users, conversations, tokens, clock, inbox,
 //!   traffic) and the keys that address them.
+//! - [`deliveries`]: webhook deliveries: the outbox, the delivery log and MsgId counters.
 //! - [`port`]: the [`Store`] trait: load a record with its version, commit new state plus its
-//!   effects (inbox messages, traffic records) only if the versions it read are unchanged.
+//!   effects (inbox messages, traffic records, delivery-log entries) only if the versions it
+//!   read are unchanged.
 //! - [`memory`]: a backend in memory, for tests and throwaway servers.
 //! - [`embedded`]: the default durable backend, a redb file under the data directory.
 //! - [`conformance`]: the suite every backend must pass (`store_conformance_suite!`).
@@ -15,6 +17,7 @@
 
 mod codec;
 pub mod conformance;
+pub mod deliveries;
 pub mod embedded;
 pub mod memory;
 pub mod port;

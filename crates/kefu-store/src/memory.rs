@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use crate::port::{Commit, CommitResult, Store, StoreError, Versioned, check_commit};
-use crate::records::{InboxMessage, Key, Record, TrafficRecord};
+use crate::records::{DeliveryRecord, InboxMessage, Key, Record, TrafficRecord};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -17,6 +17,7 @@ struct Inner {
     records: BTreeMap<Key, Versioned<Record>>,
     inbox: BTreeMap<u64, InboxMessage>,
     traffic: BTreeMap<u64, TrafficRecord>,
+    deliveries: BTreeMap<u64, DeliveryRecord>,
 }
 
 impl MemoryStore {
@@ -76,6 +77,9 @@ impl Store for MemoryStore {
             for record in &commit.traffic {
                 inner.traffic.insert(record.seq, record.clone());
             }
+            for delivery in &commit.deliveries {
+                inner.deliveries.insert(delivery.id, delivery.clone());
+            }
             results.push(Ok(()));
         }
         Ok(results)
@@ -120,11 +124,34 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn deliveries(
+        &self,
+        appid: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .deliveries
+            .range(..before.unwrap_or(u64::MAX))
+            .rev()
+            .map(|(_, d)| d)
+            .filter(|d| d.appid == appid)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn delivery(&self, id: u64) -> Result<Option<DeliveryRecord>, StoreError> {
+        Ok(self.lock().deliveries.get(&id).cloned())
+    }
+
     fn wipe(&self, keep: &[Key]) -> Result<(), StoreError> {
         let mut inner = self.lock();
         inner.records.retain(|key, _| keep.contains(key));
         inner.inbox.clear();
         inner.traffic.clear();
+        inner.deliveries.clear();
         Ok(())
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::records::{InboxMessage, Key, Record, TrafficRecord};
+use crate::records::{DeliveryRecord, InboxMessage, Key, Record, TrafficRecord};
 
 /// A record with the version it was stored under. The writer chooses versions from a store-wide
 /// increasing sequence, never reused, so a deleted and recreated record never matches a stale
@@ -57,11 +57,17 @@ pub struct Commit {
     pub writes: Vec<Write>,
     pub inbox: Vec<InboxMessage>,
     pub traffic: Vec<TrafficRecord>,
+    /// Delivery-log entries: each replaces any earlier entry with its id (a delivery is logged
+    /// again after every attempt).
+    pub deliveries: Vec<DeliveryRecord>,
 }
 
 impl Commit {
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.inbox.is_empty() && self.traffic.is_empty()
+        self.writes.is_empty()
+            && self.inbox.is_empty()
+            && self.traffic.is_empty()
+            && self.deliveries.is_empty()
     }
 }
 
@@ -129,6 +135,18 @@ pub trait Store: Send + Sync + 'static {
         each: &mut dyn FnMut(&TrafficRecord) -> bool,
     ) -> Result<(), StoreError>;
 
+    /// The delivery log of one account, newest first: entries with `id < before` (all when
+    /// `None`), at most `limit`.
+    fn deliveries(
+        &self,
+        appid: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// One delivery-log entry by id.
+    fn delivery(&self, id: u64) -> Result<Option<DeliveryRecord>, StoreError>;
+
     /// Deletes everything except the records under `keep` (a test suite's reset).
     fn wipe(&self, keep: &[Key]) -> Result<(), StoreError>;
 }
@@ -186,5 +204,7 @@ fn record_name(record: &Record) -> &'static str {
         Record::User(_) => "User",
         Record::Conversation(_) => "Conversation",
         Record::Tokens(_) => "Tokens",
+        Record::Outbox(_) => "Outbox",
+        Record::MsgIds(_) => "MsgIds",
     }
 }

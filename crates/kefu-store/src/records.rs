@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use kefu_policy::Conversation;
 use serde::{Deserialize, Serialize};
 
+pub use crate::deliveries::{
+    AttemptRecord, DeliveryKind, DeliveryRecord, DeliveryStatus, MsgIdCounter,
+};
+
 /// Where a mutable record lives.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Key {
@@ -26,6 +30,10 @@ pub enum Key {
     },
     /// The access tokens issued to one account.
     Tokens(String),
+    /// A pending webhook delivery, by its id (deleted when the delivery ends).
+    Outbox(u64),
+    /// The `MsgId` counter of one account's message pushes.
+    MsgIds(String),
 }
 
 /// A mutable record. The variant always matches its [`Key`]'s.
@@ -38,6 +46,8 @@ pub enum Record {
     User(UserRecord),
     Conversation(Conversation),
     Tokens(TokenSet),
+    Outbox(DeliveryRecord),
+    MsgIds(MsgIdCounter),
 }
 
 impl Record {
@@ -52,6 +62,8 @@ impl Record {
                 | (Key::User(_), Record::User(_))
                 | (Key::Conversation { .. }, Record::Conversation(_))
                 | (Key::Tokens(_), Record::Tokens(_))
+                | (Key::Outbox(_), Record::Outbox(_))
+                | (Key::MsgIds(_), Record::MsgIds(_))
         )
     }
 }

@@ -224,6 +224,25 @@ impl Push {
         }
     }
 
+    /// Sets the `MsgId` of a message push (fixed by whoever enqueues it); events have none, so
+    /// this returns `false` and changes nothing for them.
+    pub fn set_msg_id(&mut self, id: i64) -> bool {
+        match &mut self.kind {
+            PushKind::Text { msg_id, .. }
+            | PushKind::Image { msg_id, .. }
+            | PushKind::Voice { msg_id, .. }
+            | PushKind::Video { msg_id, .. }
+            | PushKind::ShortVideo { msg_id, .. }
+            | PushKind::Location { msg_id, .. }
+            | PushKind::Link { msg_id, .. }
+            | PushKind::MiniProgramPage { msg_id, .. } => {
+                *msg_id = id;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// What API.md calls `event`: the `MsgType` of a message (`text`, …) or the `Event` of an
     /// event (`subscribe`, `CLICK`, …).
     pub fn event_name(&self) -> &'static str {

@@ -284,11 +284,30 @@ fn accessors() {
         ticket: "t".into(),
     });
     assert_eq!(scan.event_name(), "SCAN");
-    let job = push(PushKind::TemplateSendJobFinish {
+    let mut job = push(PushKind::TemplateSendJobFinish {
         msg_id: 9,
         status: "success".into(),
     });
     assert_eq!(job.msg_id(), None);
+    // The job-finish event's MsgID is a mass-send id, never the push's MsgId.
+    assert!(!job.set_msg_id(7));
+    assert!(job.to_xml().contains("<MsgID>9</MsgID>"));
+}
+
+#[test]
+fn msg_id_is_set_on_messages_only() {
+    let mut text = push(PushKind::Text {
+        content: "x".into(),
+        msg_id: 0,
+        bizmsgmenuid: None,
+    });
+    assert!(text.set_msg_id(24_000_000_000_000_001));
+    assert_eq!(text.msg_id(), Some(24_000_000_000_000_001));
+    assert!(text.to_xml().contains("<MsgId>24000000000000001</MsgId>"));
+    let mut follow = push(PushKind::Subscribe { qr: None });
+    let before = follow.clone();
+    assert!(!follow.set_msg_id(5));
+    assert_eq!(follow, before);
 }
 
 #[test]

@@ -4,12 +4,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use kefu_policy::Platform;
 use kefu_server::clock::SystemClock;
-use kefu_server::{App, ClockMode, Config};
+use kefu_server::{App, ClockMode, Config, PushConfig};
 use kefu_store::EmbeddedStore;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -64,6 +65,15 @@ struct Serve {
     /// A platform's default rule set, as PLATFORM=NAME (oa, wecom, kf, miniprogram); repeatable.
     #[arg(long, env = "KEFU_DEFAULT_RULESET", value_delimiter = ',', value_parser = parse_default)]
     default_ruleset: Vec<(Platform, String)>,
+    /// Test-only: how long a push attempt waits for the webhook's answer, in milliseconds
+    /// (WeChat waits 5000).
+    #[arg(
+        long,
+        env = "KEFU_PUSH_TIMEOUT_MS",
+        hide = true,
+        default_value_t = 5000
+    )]
+    push_timeout_ms: u64,
     /// Log format on stderr.
     #[arg(long, env = "KEFU_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -133,6 +143,10 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         admin_token: serve.admin_token.filter(|t| !t.is_empty()),
         default_rulesets: serve.default_ruleset,
         wall: Arc::new(SystemClock),
+        push: PushConfig {
+            timeout: Duration::from_millis(serve.push_timeout_ms.max(1)),
+            ..PushConfig::default()
+        },
     };
     if config.clock_mode == ClockMode::System && config.clock_start.is_some() {
         bail!("--clock-start needs --clock virtual");

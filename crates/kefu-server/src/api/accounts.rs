@@ -16,30 +16,58 @@ use crate::app::{App, Ctx};
 use crate::body::api_json;
 use crate::error::ApiError;
 use crate::ids;
+use crate::push::{Verified, verify_url};
 use crate::timefmt::{parse_rfc3339, rfc3339};
 use crate::world::{Entry, Tx, World};
 
+fn blank(now: i64) -> AccountRecord {
+    AccountRecord {
+        appid: ids::appid(),
+        secret: ids::secret(),
+        original_id: ids::original_id(),
+        name: String::new(),
+        account_type: AccountType::Service,
+        webhook_url: None,
+        token: None,
+        encoding_aes_key: None,
+        encrypt_mode: EncryptMode::Plain,
+        registered_at: now,
+        created_at: now,
+        seq: 0,
+    }
+}
+
+/// WeChat's URL verification of the webhook `account` would have, when `changed` and not
+/// switched off with `"verify_webhook": false`. Runs before the decision, outside the lock.
+async fn verification(
+    app: &App,
+    account: &AccountRecord,
+    changed: bool,
+    fields: &Map<String, Value>,
+) -> Result<Option<Verified>, ApiError> {
+    let skip = fields.get("verify_webhook") == Some(&Value::Bool(false));
+    match (&account.webhook_url, &account.token) {
+        (Some(url), Some(token)) if changed && !skip => {
+            verify_url(app.pushes(), app.wall_now(), url, token)
+                .await
+                .map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 pub async fn create(State(app): State<App>, body: Body) -> Result<Response, ApiError> {
     let fields = object(api_json(body).await?)?;
+    if !fields.contains_key("name") {
+        return Err(invalid("name is required"));
+    }
+    // Every field is checked before the webhook hears anything.
+    let mut probe = blank(0);
+    apply(&mut probe, &fields)?;
+    let verified = verification(&app, &probe, true, &fields).await?;
     let account = app
         .mutate(|world, tx, ctx| {
-            let mut account = AccountRecord {
-                appid: ids::appid(),
-                secret: ids::secret(),
-                original_id: ids::original_id(),
-                name: String::new(),
-                account_type: AccountType::Service,
-                webhook_url: None,
-                token: None,
-                encoding_aes_key: None,
-                encrypt_mode: EncryptMode::Plain,
-                registered_at: ctx.now,
-                created_at: ctx.now,
-                seq: 0,
-            };
-            if !fields.contains_key("name") {
-                return Err(invalid("name is required"));
-            }
+            let mut account = blank(ctx.now);
             apply(&mut account, &fields)?;
             account.seq = tx.seq();
             let appid = account.appid.clone();
@@ -53,6 +81,10 @@ pub async fn create(State(app): State<App>, body: Body) -> Result<Response, ApiE
             );
             let mut entry = Entry::new(account);
             tx.save(Key::Account(appid.clone()), &mut entry);
+            if let Some(verified) = verified {
+                let id = tx.seq();
+                tx.delivery(verified.record(id, &appid, ctx.now));
+            }
             let shown = render(&entry.value, ctx);
             world.accounts.insert(appid, entry);
             Ok::<_, ApiError>(shown)
@@ -96,6 +128,18 @@ pub async fn patch(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let fields = object(api_json(body).await?)?;
+    let (url_changed, probe) = app
+        .read(|world, _| {
+            let entry = world
+                .accounts
+                .get(&appid)
+                .ok_or_else(|| ApiError::account_not_found(&appid))?;
+            let mut probe = entry.value.clone();
+            apply(&mut probe, &fields)?;
+            Ok::<_, ApiError>((probe.webhook_url != entry.value.webhook_url, probe))
+        })
+        .await?;
+    let verified = verification(&app, &probe, url_changed, &fields).await?;
     app.mutate(|world, tx, ctx| {
         let entry = world
             .accounts
@@ -106,6 +150,10 @@ pub async fn patch(
         if changed != entry.value {
             entry.value = changed;
             tx.save(Key::Account(appid.clone()), entry);
+        }
+        if let Some(verified) = verified {
+            let id = tx.seq();
+            tx.delivery(verified.record(id, &appid, ctx.now));
         }
         Ok(Json(render(&entry.value, ctx)))
     })
@@ -131,6 +179,7 @@ pub async fn delete(
 /// Removes everything of `appid` but the account record: its tokens, conversations and the
 /// openids its users had on it.
 fn forget_account(world: &mut World, tx: &mut Tx, appid: &str) {
+    world.outbox.forget_account(tx, appid);
     if let Some(tokens) = world.tokens.remove(appid) {
         for issued in &tokens.value.tokens {
             world.token_index.remove(&issued.token);

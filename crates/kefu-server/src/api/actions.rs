@@ -1,18 +1,23 @@
 //! `POST /api/v1/users/{user_id}/actions`: the user does something to an account. An action that
 //! WeChat counts as a trigger opens or widens the conversation's allowance under the rule set in
-//! force for the account now.
+//! force for the account now. An action WeChat pushes goes to the account's webhook
+//! (`crate::push`); the answer waits for the first attempt unless `?wait=false`.
+
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use kefu_policy::{Channel, Conversation, Trigger};
 use kefu_store::{AccountType, Key, TrafficEvent};
+use kefu_wechat::PushKind;
 use serde_json::{Map, Value, json};
 
 use crate::app::{App, Ctx};
 use crate::body::api_json;
 use crate::error::ApiError;
 use crate::ids;
+use crate::push::{self, Pushed};
 use crate::timefmt::rfc3339;
 use crate::world::{Entry, OpenidOwner, Tx, World};
 
@@ -20,7 +25,8 @@ use crate::world::{Entry, OpenidOwner, Tx, World};
 enum Action {
     Follow,
     Unfollow,
-    Message,
+    /// With its push (the MsgId is set when it is enqueued).
+    Message(PushKind),
     Payment,
 }
 
@@ -31,7 +37,7 @@ impl Action {
             "unfollow" => Ok(Action::Unfollow),
             "message" => {
                 check_message(fields)?;
-                Ok(Action::Message)
+                Ok(Action::Message(push::message_kind(fields)))
             }
             "payment" => {
                 match fields.get("amount_fen") {
@@ -64,7 +70,7 @@ impl Action {
     fn trigger(&self) -> Option<Trigger> {
         match self {
             Action::Follow => Some(Trigger::Follow),
-            Action::Message => Some(Trigger::Message),
+            Action::Message(_) => Some(Trigger::Message),
             Action::Payment => Some(Trigger::Payment),
             Action::Unfollow => None,
         }
@@ -74,8 +80,19 @@ impl Action {
 pub async fn act(
     State(app): State<App>,
     Path(user_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    let wait = match query.get("wait").map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_wait",
+                "wait must be true or false",
+            ));
+        }
+    };
     let fields = match api_json(body).await? {
         Value::Object(map) => map,
         _ => return Err(invalid("the body must be a JSON object")),
@@ -91,9 +108,13 @@ pub async fn act(
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("appid is required"))?
         .to_owned();
-    app.mutate(|world, tx, ctx| decide(world, tx, ctx, &user_id, &appid, &action))
-        .await
-        .map(Json)
+    let (mut answer, pushed) = app
+        .mutate(|world, tx, ctx| decide(world, tx, ctx, &user_id, &appid, &action))
+        .await?;
+    let (pushed, passive_reply) = pushed.answer(wait, app.pushes().patience()).await;
+    answer["pushed"] = pushed;
+    answer["passive_reply"] = passive_reply;
+    Ok(Json(answer))
 }
 
 fn decide(
@@ -103,7 +124,7 @@ fn decide(
     user_id: &str,
     appid: &str,
     action: &Action,
-) -> Result<Value, ApiError> {
+) -> Result<(Value, Pushed), ApiError> {
     let user = world
         .users
         .get(user_id)
@@ -133,13 +154,16 @@ fn decide(
                 "the user already follows this account",
             ));
         }
-        (Action::Unfollow | Action::Message | Action::Payment, false) => {
+        (Action::Unfollow | Action::Message(_) | Action::Payment, false) => {
             return Err(ApiError::conflict(
                 "not_following",
                 "the user does not follow this account",
             ));
         }
         _ => {}
+    }
+    if !matches!(action, Action::Payment) {
+        push::check_room(world, ctx, appid)?;
     }
     let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
 
@@ -178,21 +202,28 @@ fn decide(
             trigger: trigger_name.to_owned(),
         },
     );
-    let pushed = match action {
+    let kind = match action {
         // WeChat pushes no payment event to the account's URL.
-        Action::Payment => "not_pushed",
-        _ => "no_webhook",
+        Action::Payment => None,
+        Action::Follow => Some(PushKind::Subscribe { qr: None }),
+        Action::Unfollow => Some(PushKind::Unsubscribe),
+        Action::Message(kind) => Some(kind.clone()),
     };
-    Ok(json!({
+    let pushed = match kind {
+        Some(kind) => push::push(world, tx, ctx, appid, user_id, &openid, kind),
+        None => Pushed::NotPushed,
+    };
+    let answer = json!({
         "openid": openid,
         "trigger": trigger_name,
-        "pushed": { "status": pushed },
+        "pushed": null,
         "passive_reply": null,
         "allowance": {
             "remaining": view.remaining,
             "expires_at": view.expires_at.map(rfc3339),
         },
-    }))
+    });
+    Ok((answer, pushed))
 }
 
 /// The user's first contact with an account: a new openid, recorded on the user.

@@ -5,6 +5,7 @@ mod accounts;
 mod actions;
 mod clock;
 mod conversations;
+mod deliveries;
 mod users;
 
 use std::collections::HashMap;
@@ -40,6 +41,11 @@ pub fn router(app: App) -> Router<App> {
         .route("/clock/advance", post(clock::advance))
         .route("/clock/set", post(clock::set))
         .route("/reset", post(clock::reset))
+        .route("/accounts/{appid}/deliveries", get(deliveries::list))
+        .route(
+            "/accounts/{appid}/deliveries/{id}/replay",
+            post(deliveries::replay),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app, authorize))
 }

@@ -6,6 +6,9 @@
 
 mod accounts;
 mod clock;
+mod delivery;
+mod pushes;
+mod receiver;
 mod send;
 mod support;
 mod tokens;

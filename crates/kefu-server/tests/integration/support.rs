@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kefu_server::clock::ManualClock;
-use kefu_server::{App, ClockMode, Config};
+use kefu_server::{App, ClockMode, Config, PushConfig};
 use kefu_store::EmbeddedStore;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -35,6 +35,11 @@ pub async fn start() -> Kefu {
 
 /// Starts kefu on the data directory `dir` (kept by the caller across restarts).
 pub async fn start_in(dir: &Path, wall: ManualClock) -> Kefu {
+    start_with(dir, wall, PushConfig::default()).await
+}
+
+/// [`start_in`] with the delivery settings of a test (a short timeout, a small outbox).
+pub async fn start_with(dir: &Path, wall: ManualClock, push: PushConfig) -> Kefu {
     let store = EmbeddedStore::open(dir).unwrap();
     let config = Config {
         store: Arc::new(store),
@@ -44,6 +49,7 @@ pub async fn start_in(dir: &Path, wall: ManualClock) -> Kefu {
         admin_token: Some(ADMIN.into()),
         default_rulesets: vec![],
         wall: Arc::new(wall.clone()),
+        push: push.clone(),
     };
     let (app, _) = App::open(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
