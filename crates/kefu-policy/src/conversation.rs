@@ -116,10 +116,14 @@ impl Conversation {
 
     /// Whether a customer-service message may be sent at `now`. Changes nothing.
     pub fn decide_send(&self, now: i64, book: &RuleBook) -> Decision {
-        Decision::new(match self.window(now, Action::Send, book) {
-            Ok(facts) => self.explain(Action::Send, Reason::Accepted, now, book, Some(facts)),
-            Err(refusal) => refusal,
-        })
+        // The hot path, built straight into the answer: a follower with a grant to spend from.
+        if self.following
+            && let Some(g) = self.grants.spendable(now)
+        {
+            let facts = Some(g.facts());
+            return Decision::new(self.explain(Action::Send, Reason::Accepted, now, book, facts));
+        }
+        Decision::new(self.send_refusal(now, book))
     }
 
     /// Decides a send at `now` and, if accepted, spends one from the grant that ends first and
@@ -188,8 +192,8 @@ impl Conversation {
                 trigger: g.trigger,
                 at: g.at,
                 ruleset: g.ruleset,
-                quota: g.quota,
-                remaining: g.remaining,
+                quota: g.quota(),
+                remaining: g.remaining(),
                 expires_at: g.deadline,
                 sent: g.sent,
             })
@@ -213,21 +217,18 @@ impl Conversation {
         }
     }
 
-    /// The grant a send would spend from, or the refusal explaining why there is none.
-    fn window(&self, now: i64, action: Action, book: &RuleBook) -> Result<GrantFacts, Explanation> {
-        if !self.following {
-            return Err(self.closed(action, now, book));
-        }
-        if let Some(g) = self.grants.spendable(now) {
-            return Ok(g.facts());
-        }
+    /// Why a send is refused: 45047 with a live grant (naming the one that lasts longest),
+    /// else 45015.
+    #[cold]
+    fn send_refusal(&self, now: i64, book: &RuleBook) -> Explanation {
         match self.grants.latest_live(now) {
-            Some(g) => {
-                let mut e = self.explain(action, Reason::Exhausted, now, book, Some(g.facts()));
+            Some(g) if self.following => {
+                let facts = Some(g.facts());
+                let mut e = self.explain(Action::Send, Reason::Exhausted, now, book, facts);
                 e.reopen = self.reopen(book);
-                Err(e)
+                e
             }
-            None => Err(self.closed(action, now, book)),
+            _ => self.closed(Action::Send, now, book),
         }
     }
 

@@ -81,6 +81,10 @@ impl<'de> Deserialize<'de> for Quota {
     }
 }
 
+/// The largest count a quota may have; larger is refused (as out of range). Keeping `u32::MAX`
+/// out lets grants store "unlimited" in the same four bytes.
+pub const MAX_COUNT: u32 = u32::MAX - 1;
+
 /// The terms one trigger grants: `quota` messages within `window_secs` after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct TriggerRule {
@@ -176,6 +180,12 @@ impl RuleSet {
         if let Some(r) = rule {
             if r.quota.is_exhausted() {
                 return Err(RuleSetError::ZeroQuota(t));
+            }
+            if r.quota.count().is_some_and(|n| n > MAX_COUNT) {
+                return Err(RuleSetError::Syntax(format!(
+                    "quota {} of `{t}` is out of range",
+                    r.quota
+                )));
             }
             if r.window_secs == 0 {
                 return Err(RuleSetError::ZeroWindow(t));
@@ -376,9 +386,14 @@ impl RawRuleSet {
                 .map_err(|_| RuleSetError::UnknownTrigger(name.clone()))?;
             let quota = match raw.quota {
                 RawQuota::Int(0) => return Err(RuleSetError::ZeroQuota(t)),
-                RawQuota::Int(n) => Quota::Count(u32::try_from(n).map_err(|_| {
-                    RuleSetError::Syntax(format!("quota {n} of `{t}` is out of range"))
-                })?),
+                RawQuota::Int(n) => Quota::Count(
+                    u32::try_from(n)
+                        .ok()
+                        .filter(|&n| n <= MAX_COUNT)
+                        .ok_or_else(|| {
+                            RuleSetError::Syntax(format!("quota {n} of `{t}` is out of range"))
+                        })?,
+                ),
                 RawQuota::Word(w) if w == "unlimited" => Quota::Unlimited,
                 RawQuota::Word(w) => {
                     return Err(RuleSetError::Syntax(format!(
@@ -503,6 +518,7 @@ payment    = { quota = "unlimited", window_secs = 172800 }
             "name = \"x\"\nplatform = \"oa\"\n[triggers]\nmessage = { quota = 5, window_secs = -5 }",
             "name = \"x\"\nplatform = \"oa\"\n[triggers]\nmessage = { quota = \"lots\", window_secs = 5 }",
             "name = \"x\"\nplatform = \"oa\"\n[triggers]\nmessage = { quota = 4294967296, window_secs = 5 }",
+            "name = \"x\"\nplatform = \"oa\"\n[triggers]\nmessage = { quota = 4294967295, window_secs = 5 }",
             "name = \"x\"\nplatform = \"oa\"\n[triggers]\nmessage = { quota = 1.5, window_secs = 5 }",
             "name = \"x\"\nplatform = \"wecom\"\n[capabilities]\nmoments = \"sometimes\"",
         ] {
