@@ -183,6 +183,12 @@ impl Conversation {
         Decision::new(self.explain(action, Reason::Accepted, now, book, Some(facts)))
     }
 
+    /// Whether any stored grant (live or not) was made under rule set `id`: such a rule set is
+    /// in use and must not change under it.
+    pub fn uses_ruleset(&self, id: RuleSetId) -> bool {
+        self.grants.as_slice().iter().any(|g| g.ruleset == id)
+    }
+
     /// What the API shows of the conversation at `now` (RULES.md §3 "In the API").
     pub fn view(&self, now: i64, book: &RuleBook) -> ConversationView {
         let grants: Vec<GrantView> = self

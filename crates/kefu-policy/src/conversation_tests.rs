@@ -601,4 +601,4 @@ fn the_view_renders_in_the_api_shape() {
     assert_eq!(json["next_send"]["decision"], "accept");
 }
 
-use crate::explain::rfc3339;
+use crate::instant::rfc3339;
