@@ -242,4 +242,6 @@ fn rollouts_round_trip_through_serde() {
     let json = serde_json::to_string(&r).unwrap();
     let back: Rollout = serde_json::from_str(&json).unwrap();
     assert_eq!(back, r);
+    let back: Rollout = postcard::from_bytes(&postcard::to_allocvec(&r).unwrap()).unwrap();
+    assert_eq!(back, r);
 }
