@@ -98,6 +98,10 @@ impl Conversation {
     /// triggers from a non-follower change nothing: such a user cannot message, tap a menu or
     /// pay, so a non-follower never holds a grant. A trigger with no entry in `rules` grants
     /// nothing, but a `message` still counts as a user message for typing.
+    ///
+    /// When the account has moved since an earlier trigger, grants already held keep the terms
+    /// they were computed under; the new trigger combines with them under the reading
+    /// (`rules.combine`) of the rule set in force now (details on the private `Grants::apply`).
     pub fn trigger(&mut self, t: Trigger, now: i64, id: RuleSetId, rules: &RuleSet) {
         if matches!(t, Trigger::Follow | Trigger::QrScan) {
             self.following = true;
