@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use kefu_policy::Platform;
 use kefu_server::clock::SystemClock;
+use kefu_server::rollout_file::{self, RolloutFile};
 use kefu_server::{App, ClockMode, Config};
 use kefu_store::EmbeddedStore;
 use time::OffsetDateTime;
@@ -64,6 +65,10 @@ struct Serve {
     /// A platform's default rule set, as PLATFORM=NAME (oa, wecom, kf, miniprogram); repeatable.
     #[arg(long, env = "KEFU_DEFAULT_RULESET", value_delimiter = ',', value_parser = parse_default)]
     default_ruleset: Vec<(Platform, String)>,
+    /// Create a rollout at start-up unless it exists: the id of a shipped one
+    /// (wechat-2023-quota-change) or the path of a rollout file; repeatable.
+    #[arg(long = "rollout", env = "KEFU_ROLLOUT", value_delimiter = ',')]
+    rollouts: Vec<String>,
     /// Log format on stderr.
     #[arg(long, env = "KEFU_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -132,6 +137,11 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         clock_reset: serve.clock_reset,
         admin_token: serve.admin_token.filter(|t| !t.is_empty()),
         default_rulesets: serve.default_ruleset,
+        rollouts: serve
+            .rollouts
+            .iter()
+            .map(|r| read_rollout(r))
+            .collect::<anyhow::Result<_>>()?,
         wall: Arc::new(SystemClock),
     };
     if config.clock_mode == ClockMode::System && config.clock_start.is_some() {
@@ -157,6 +167,17 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     kefu_server::run(listener, app, shutdown_signal()).await?;
     tracing::info!("kefu stopped; everything acknowledged is on disk");
     Ok(())
+}
+
+/// A shipped rollout by id, or a rollout file by path.
+fn read_rollout(name: &str) -> anyhow::Result<RolloutFile> {
+    let text = match rollout_file::shipped(name) {
+        Some(text) => text.to_owned(),
+        None => std::fs::read_to_string(name).with_context(|| {
+            format!("--rollout {name}: neither a shipped rollout (wechat-2023-quota-change) nor a readable file")
+        })?,
+    };
+    rollout_file::parse(&text).with_context(|| format!("--rollout {name}"))
 }
 
 async fn shutdown_signal() {

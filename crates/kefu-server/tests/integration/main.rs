@@ -6,6 +6,8 @@
 
 mod accounts;
 mod clock;
+mod rollouts;
+mod rulesets;
 mod send;
 mod support;
 mod tokens;
