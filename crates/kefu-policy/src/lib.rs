@@ -17,6 +17,7 @@
 //! - [`explain`]: the explanation's sentence and JSON views; [`instant`]: RFC 3339 rendering.
 //! - [`rollout`]: `Rollout`, its batches, pause and pin history; [`mod@bucket`]: the stable bucket.
 //! - [`assign`]: which rule set an account is on (`ruleset_at`), `notices`, `progress`.
+//! - [`replay`]: recorded traffic decided again from empty state (`kefu replay`).
 //!
 //! # Invariants
 //!
@@ -35,6 +36,7 @@ pub mod decision;
 pub mod explain;
 mod grants;
 pub mod instant;
+pub mod replay;
 pub mod rollout;
 mod rulefile;
 pub mod ruleset;
@@ -49,6 +51,7 @@ pub use conversation::{Conversation, ConversationView, GrantView};
 pub use decision::{Action, Decision, Explanation, GrantFacts, Reason, Verdict};
 pub use explain::{ConversationJson, ExplanationJson};
 pub use instant::rfc3339;
+pub use replay::{Event, Op, Replay, Timeline};
 pub use rollout::{Batch, Pause, Pin, PinSide, Rollout, RolloutError, RolloutSpec};
 pub use ruleset::{Quota, RuleSet, RuleSetError, TriggerRule};
 pub use trigger::{Channel, Combine, Platform, Trigger, TriggerSet, UnknownName};
