@@ -44,12 +44,7 @@ fn parse_traffic_lines(bencher: divan::Bencher<'_, '_>) {
     let lines = lines();
     bencher
         .counter(ItemsCount::new(lines.len()))
-        .bench_local(|| {
-            lines
-                .iter()
-                .filter(|l| parse_line(l).is_ok())
-                .count()
-        });
+        .bench_local(|| lines.iter().filter(|l| parse_line(l).is_ok()).count());
 }
 
 #[divan::bench(sample_count = 10)]
