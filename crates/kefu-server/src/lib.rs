@@ -18,15 +18,19 @@
 //! The entry is [`run`]: it takes a listener and a shutdown future, so the binary and the tests
 //! start kefu the same way; [`router`] gives the routes alone.
 
-mod api;
+pub mod api;
 pub mod app;
 mod body;
 mod cgi;
 pub mod clock;
 mod error;
 mod ids;
+mod policy;
 pub mod push;
+pub mod rollout_file;
+mod shadow;
 mod timefmt;
+pub mod traffic;
 mod world;
 mod writer;
 

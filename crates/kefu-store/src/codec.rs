@@ -14,6 +14,8 @@ const ACCOUNT: u8 = 3;
 const USER: u8 = 4;
 const CONVERSATION: u8 = 5;
 const TOKENS: u8 = 6;
+const RULESET: u8 = 7;
+const ROLLOUT: u8 = 8;
 // Far from the low tags so that kinds added elsewhere meanwhile never collide with these.
 const OUTBOX: u8 = 32;
 const MSG_IDS: u8 = 33;
@@ -35,6 +37,8 @@ pub(crate) fn encode_key(key: &Key) -> Vec<u8> {
         Key::Account(appid) => tagged(ACCOUNT, appid),
         Key::User(user_id) => tagged(USER, user_id),
         Key::Tokens(appid) => tagged(TOKENS, appid),
+        Key::RuleSet(name) => tagged(RULESET, name),
+        Key::Rollout(id) => tagged(ROLLOUT, id),
         // Big-endian, so the outbox scans in delivery order.
         Key::Outbox(id) => {
             let mut out = vec![OUTBOX];
@@ -69,6 +73,8 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
         ACCOUNT => Key::Account(text(rest)?),
         USER => Key::User(text(rest)?),
         TOKENS => Key::Tokens(text(rest)?),
+        RULESET => Key::RuleSet(text(rest)?),
+        ROLLOUT => Key::Rollout(text(rest)?),
         OUTBOX => {
             let id: [u8; 8] = rest
                 .try_into()
@@ -136,6 +142,8 @@ mod tests {
             Key::Account("wx0123456789abcdef".into()),
             Key::User("u1".into()),
             Key::Tokens("wx0123456789abcdef".into()),
+            Key::RuleSet("my-rules".into()),
+            Key::Rollout("wechat-2023-quota-change".into()),
             Key::Conversation {
                 appid: "wx0123456789abcdef".into(),
                 openid: "o123".into(),

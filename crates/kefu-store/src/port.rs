@@ -204,6 +204,8 @@ fn record_name(record: &Record) -> &'static str {
         Record::User(_) => "User",
         Record::Conversation(_) => "Conversation",
         Record::Tokens(_) => "Tokens",
+        Record::RuleSet(_) => "RuleSet",
+        Record::Rollout(_) => "Rollout",
         Record::Outbox(_) => "Outbox",
         Record::MsgIds(_) => "MsgIds",
     }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use kefu_policy::Conversation;
+use kefu_policy::{Conversation, Rollout};
 use serde::{Deserialize, Serialize};
 
 pub use crate::deliveries::{
@@ -30,6 +30,10 @@ pub enum Key {
     },
     /// The access tokens issued to one account.
     Tokens(String),
+    /// A rule set defined over the API (shipped ones are not stored).
+    RuleSet(String),
+    /// A rollout, with its pause and pin history.
+    Rollout(String),
     /// A pending webhook delivery, by its id (deleted when the delivery ends).
     Outbox(u64),
     /// The `MsgId` counter of one account's message pushes.
@@ -46,6 +50,8 @@ pub enum Record {
     User(UserRecord),
     Conversation(Conversation),
     Tokens(TokenSet),
+    RuleSet(StoredRuleSet),
+    Rollout(StoredRollout),
     Outbox(DeliveryRecord),
     MsgIds(MsgIdCounter),
 }
@@ -62,6 +68,8 @@ impl Record {
                 | (Key::User(_), Record::User(_))
                 | (Key::Conversation { .. }, Record::Conversation(_))
                 | (Key::Tokens(_), Record::Tokens(_))
+                | (Key::RuleSet(_), Record::RuleSet(_))
+                | (Key::Rollout(_), Record::Rollout(_))
                 | (Key::Outbox(_), Record::Outbox(_))
                 | (Key::MsgIds(_), Record::MsgIds(_))
         )
@@ -192,11 +200,13 @@ pub enum TrafficEvent {
         platform: String,
         registered_at: i64,
     },
-    /// A trigger (`message`, `follow`, ...) or `unfollow`.
+    /// A trigger (`message`, `follow`, ...) or `unfollow`, with the rule set in force for the
+    /// account when it happened (empty for `unfollow`).
     Trigger {
         appid: String,
         openid: String,
         trigger: String,
+        ruleset: String,
     },
     /// A customer-service send, accepted or refused.
     Send {
@@ -206,4 +216,22 @@ pub enum TrafficEvent {
         errcode: u32,
         ruleset: String,
     },
+}
+
+/// A rule set defined over the API, under the id its grants refer to. Kept as its TOML file:
+/// the format users read and write, and stable across versions of kefu.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRuleSet {
+    pub id: u16,
+    pub toml: String,
+}
+
+/// A rollout as created, with its history, the order it was created in (rollouts chain in
+/// creation order) and the note its file carried.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRollout {
+    pub seq: u64,
+    pub created_at: i64,
+    pub note: Option<String>,
+    pub rollout: Rollout,
 }

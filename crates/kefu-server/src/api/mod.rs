@@ -6,6 +6,9 @@ mod actions;
 mod clock;
 mod conversations;
 mod deliveries;
+pub mod rollouts;
+mod rulesets;
+mod traffic;
 mod users;
 
 use std::collections::HashMap;
@@ -46,6 +49,18 @@ pub fn router(app: App) -> Router<App> {
             "/accounts/{appid}/deliveries/{id}/replay",
             post(deliveries::replay),
         )
+        .route("/rulesets", get(rulesets::list))
+        .route("/rulesets/{name}", get(rulesets::get).put(rulesets::put))
+        .route("/rollouts", post(rollouts::create).get(rollouts::list))
+        .route("/rollouts/{id}", get(rollouts::get))
+        .route("/rollouts/{id}/pause", post(rollouts::pause))
+        .route("/rollouts/{id}/resume", post(rollouts::resume))
+        .route(
+            "/rollouts/{id}/pins/{appid}",
+            axum::routing::put(rollouts::pin).delete(rollouts::unpin),
+        )
+        .route("/accounts/{appid}/notices", get(rollouts::notices))
+        .route("/traffic", get(traffic::export))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app, authorize))
 }

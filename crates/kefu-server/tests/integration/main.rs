@@ -9,6 +9,8 @@ mod clock;
 mod delivery;
 mod pushes;
 mod receiver;
+mod rollouts;
+mod rulesets;
 mod send;
 mod support;
 mod tokens;
