@@ -5,7 +5,7 @@ use std::process::Command;
 use crate::support::{ADMIN, repo_root, spawn};
 
 /// The cached venv's python (scripts/python-venv makes it on first use).
-fn python() -> String {
+pub fn python() -> String {
     let out = Command::new(repo_root().join("scripts/python-venv"))
         .output()
         .expect("running scripts/python-venv");

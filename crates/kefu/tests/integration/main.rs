@@ -6,5 +6,6 @@
 mod clients;
 mod crash;
 mod logs;
+mod receivers;
 mod replay;
 mod support;
