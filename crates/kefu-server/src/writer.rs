@@ -6,12 +6,13 @@
 //! for the ticket of the commit holding the state it read, so nothing is acknowledged before it
 //! is durable, and one fsync serves every request that arrived while the previous one ran.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use kefu_store::{Commit, Key, Store};
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 
 use crate::error::Unavailable;
 
@@ -24,12 +25,52 @@ enum Job {
     Wipe(Vec<Key>),
 }
 
-#[derive(Clone, Debug, Default)]
+/// What the writer has made durable, and who waits for what. Each waiter is woken once, when its
+/// ticket is durable (or never will be): a `watch` would wake every waiter on every commit,
+/// and hundreds of requests and deliveries wait at once.
+#[derive(Default)]
 struct Progress {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
     /// Every ticket up to this one is durable.
     durable: u64,
     /// Set once a commit failed: memory may be ahead of disk from then on.
     failed: Option<String>,
+    /// Tickets not durable yet → who waits for them.
+    waiting: BTreeMap<u64, Vec<oneshot::Sender<Result<(), Unavailable>>>>,
+}
+
+impl Progress {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding it; a poisoned state is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish_durable(&self, durable: u64) {
+        let woken = {
+            let mut state = self.lock();
+            state.durable = durable;
+            let later = state.waiting.split_off(&durable.saturating_add(1));
+            std::mem::replace(&mut state.waiting, later)
+        };
+        for waiter in woken.into_values().flatten() {
+            let _ = waiter.send(Ok(()));
+        }
+    }
+
+    fn publish_failure(&self, reason: String) {
+        let woken = {
+            let mut state = self.lock();
+            state.failed = Some(reason.clone());
+            std::mem::take(&mut state.waiting)
+        };
+        for waiter in woken.into_values().flatten() {
+            let _ = waiter.send(Err(Unavailable(reason.clone())));
+        }
+    }
 }
 
 pub struct Writer {
@@ -37,7 +78,7 @@ pub struct Writer {
     /// The last ticket handed out. Only advanced under the world lock, so tickets follow
     /// decision order.
     last_ticket: u64,
-    progress: watch::Receiver<Progress>,
+    progress: Arc<Progress>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -48,10 +89,11 @@ pub struct Ticket(u64);
 impl Writer {
     pub fn start(store: Arc<dyn Store>) -> Writer {
         let (jobs, queue) = mpsc::channel::<(u64, Job)>();
-        let (publish, progress) = watch::channel(Progress::default());
+        let progress = Arc::new(Progress::default());
+        let publish = progress.clone();
         let thread = std::thread::Builder::new()
             .name("kefu-writer".into())
-            .spawn(move || run(store, queue, publish))
+            .spawn(move || run(store, queue, &publish))
             .ok();
         Writer {
             jobs: Some(jobs),
@@ -90,7 +132,7 @@ impl Writer {
 
     /// Refuses new work once a commit has failed.
     pub fn check(&self) -> Result<(), Unavailable> {
-        match &self.progress.borrow().failed {
+        match &self.progress.lock().failed {
             Some(reason) => Err(Unavailable(reason.clone())),
             None => Ok(()),
         }
@@ -119,25 +161,30 @@ impl Drop for Writer {
 }
 
 #[derive(Clone)]
-pub struct Waiter(watch::Receiver<Progress>);
+pub struct Waiter(Arc<Progress>);
 
 impl Waiter {
     /// Resolves once `ticket` is durable, or with the failure that means it never will be.
-    pub async fn durable(mut self, ticket: Ticket) -> Result<(), Unavailable> {
-        let progress = self
-            .0
-            .wait_for(|p| p.durable >= ticket.0 || p.failed.is_some())
+    pub async fn durable(self, ticket: Ticket) -> Result<(), Unavailable> {
+        let woken = {
+            let mut state = self.0.lock();
+            if state.durable >= ticket.0 {
+                return Ok(());
+            }
+            if let Some(reason) = &state.failed {
+                return Err(Unavailable(reason.clone()));
+            }
+            let (wake, woken) = oneshot::channel();
+            state.waiting.entry(ticket.0).or_default().push(wake);
+            woken
+        };
+        woken
             .await
-            .map_err(|_| Unavailable("the writer has stopped".into()))?;
-        if progress.durable >= ticket.0 {
-            Ok(())
-        } else {
-            Err(Unavailable(progress.failed.clone().unwrap_or_default()))
-        }
+            .unwrap_or_else(|_| Err(Unavailable("the writer has stopped".into())))
     }
 }
 
-fn run(store: Arc<dyn Store>, queue: mpsc::Receiver<(u64, Job)>, publish: watch::Sender<Progress>) {
+fn run(store: Arc<dyn Store>, queue: mpsc::Receiver<(u64, Job)>, publish: &Progress) {
     let mut failed: Option<String> = None;
     let mut batch: Vec<Commit> = Vec::new();
     // Blocks for the first job of a round, then takes whatever else is already queued.
@@ -169,13 +216,15 @@ fn run(store: Arc<dyn Store>, queue: mpsc::Receiver<(u64, Job)>, publish: watch:
             failed = flush(&*store, &mut batch).err();
         }
         match &failed {
-            None => publish.send_modify(|p| p.durable = durable),
+            None => publish.publish_durable(durable),
             Some(reason) => {
                 tracing::error!(error = %reason, "commit failed; refusing changes until restart");
-                publish.send_modify(|p| p.failed = Some(reason.clone()));
+                publish.publish_failure(reason.clone());
             }
         }
     }
+    // The queue is closed and drained: whoever still waits would wait forever.
+    publish.publish_failure("the writer has stopped".into());
 }
 
 /// Makes `batch` durable. A version conflict here is a bug (the world lock orders every

@@ -176,8 +176,8 @@ pub async fn delete(
     .await
 }
 
-/// Removes everything of `appid` but the account record: its tokens, conversations and the
-/// openids its users had on it.
+/// Removes everything of `appid` but the account record: its pending pushes and MsgId counter,
+/// its tokens, conversations and the openids its users had on it.
 fn forget_account(world: &mut World, tx: &mut Tx, appid: &str) {
     world.outbox.forget_account(tx, appid);
     if let Some(tokens) = world.tokens.remove(appid) {

@@ -17,6 +17,7 @@
 
 mod kinds;
 pub mod outbox;
+mod recorder;
 mod verify;
 mod wire;
 mod worker;
@@ -152,6 +153,10 @@ pub struct Hub {
     jobs: mpsc::UnboundedSender<Job>,
     /// Taken by [`start`].
     queue: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+    /// Attempts to commit, for the recorder.
+    recordings: mpsc::UnboundedSender<recorder::Recording>,
+    /// Taken by [`start`].
+    recording_queue: Mutex<Option<mpsc::UnboundedReceiver<recorder::Recording>>>,
     stop: watch::Sender<bool>,
     /// The dispatcher and delivery tasks alive: each holds the app, and with it the store.
     live: watch::Sender<usize>,
@@ -176,6 +181,7 @@ impl Drop for Live {
 impl Hub {
     pub fn new(config: PushConfig) -> Hub {
         let (jobs, queue) = mpsc::unbounded_channel();
+        let (recordings, recording_queue) = mpsc::unbounded_channel();
         let client = reqwest::Client::builder()
             // A webhook answers itself: WeChat follows no redirect and uses no proxy.
             .redirect(reqwest::redirect::Policy::none())
@@ -190,6 +196,8 @@ impl Hub {
             client,
             jobs,
             queue: Mutex::new(Some(queue)),
+            recordings,
+            recording_queue: Mutex::new(Some(recording_queue)),
             stop: watch::channel(false).0,
             live: watch::channel(0).0,
         }
@@ -219,6 +227,25 @@ impl Hub {
     pub(crate) async fn stopped(&self) {
         let mut stop = self.stop.subscribe();
         drop(stop.wait_for(|stopped| *stopped).await);
+    }
+
+    /// Hands an attempt to the recorder; resolves with its outcome once durable (`None` when
+    /// the delivery is gone or kefu is stopping).
+    pub(crate) async fn record(
+        &self,
+        id: u64,
+        url: String,
+        attempt: wire::Attempt,
+    ) -> Option<Outcome> {
+        let (outcome, recorded) = oneshot::channel();
+        let recording = recorder::Recording {
+            id,
+            url,
+            attempt,
+            outcome,
+        };
+        self.recordings.send(recording).ok()?;
+        recorded.await.ok().flatten()
     }
 
     pub(crate) fn client(&self) -> &reqwest::Client {

@@ -272,3 +272,135 @@ pub fn reply_json(reply: &PassiveReply) -> Value {
     }
     Value::Object(shown)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kefu_wechat::ReplyBody;
+
+    const AES: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+
+    fn target(mode: EncryptMode) -> Target {
+        Target {
+            appid: "wx0123456789abcdef".into(),
+            original_id: "gh_0123456789ab".into(),
+            url: "http://127.0.0.1:9/wechat".into(),
+            token: "tok123".into(),
+            mode,
+            key: AesKey::from_encoding_aes_key(AES).ok(),
+        }
+    }
+
+    fn reply(to: &str, from: &str) -> String {
+        PassiveReply {
+            to_user: to.into(),
+            from_user: from.into(),
+            create_time: 1,
+            msgtype: "text".into(),
+            body: ReplyBody::Text {
+                content: "hi".into(),
+            },
+        }
+        .to_xml()
+    }
+
+    fn sealed(t: &Target, xml: &str, token: &str, appid: &str) -> String {
+        let key = t
+            .key
+            .as_ref()
+            .map_or_else(|| AesKey::from_bytes([0; 32]), Clone::clone);
+        let e = encrypt(&key, &[7; 16], xml.as_bytes(), appid);
+        let sig = msg_signature(token, "1700000000", "123456789", &e);
+        kefu_wechat::encrypted_reply_xml(&e, &sig, 1_700_000_000, "123456789")
+    }
+
+    fn verdict(t: &Target, answer: &str) -> String {
+        match judge(t, "o1", answer.as_bytes()) {
+            Verdict::Delivered(None) => "ack".into(),
+            Verdict::Delivered(Some(r)) => format!("reply {}", r.msgtype),
+            Verdict::InvalidReply(why) => format!("invalid: {why}"),
+            Verdict::Failed(why) => format!("failed: {why}"),
+        }
+    }
+
+    #[test]
+    fn acknowledgements() {
+        let t = target(EncryptMode::Safe);
+        for ack in ["", "success", " success\n", "\r\n"] {
+            assert_eq!(verdict(&t, ack), "ack", "{ack:?}");
+        }
+        assert!(verdict(&t, "SUCCESS").starts_with("invalid"));
+        assert!(verdict(&t, "{\"errcode\":0}").starts_with("invalid"));
+    }
+
+    #[test]
+    fn which_replies_each_mode_takes() {
+        let plain_reply = reply("o1", "gh_0123456789ab");
+        let plain = target(EncryptMode::Plain);
+        let compat = target(EncryptMode::Compat);
+        let safe = target(EncryptMode::Safe);
+        let good = sealed(&compat, &plain_reply, "tok123", "wx0123456789abcdef");
+        assert_eq!(verdict(&plain, &plain_reply), "reply text");
+        assert_eq!(verdict(&compat, &plain_reply), "reply text");
+        assert!(verdict(&safe, &plain_reply).contains("safe mode needs an encrypted reply"));
+        assert!(verdict(&plain, &good).contains("plaintext-mode"));
+        assert_eq!(verdict(&compat, &good), "reply text");
+        assert_eq!(verdict(&safe, &good), "reply text");
+        // A wrong token breaks msg_signature; a wrong appid fails the receive-id check.
+        let forged = sealed(&safe, &plain_reply, "other", "wx0123456789abcdef");
+        assert!(verdict(&safe, &forged).contains("-40001"));
+        let elsewhere = sealed(&safe, &plain_reply, "tok123", "wxffffffffffffffff");
+        assert!(verdict(&safe, &elsewhere).contains("-40005"));
+        let unsigned = "<xml><Encrypt><![CDATA[AAAA]]></Encrypt></xml>";
+        assert!(verdict(&safe, unsigned).contains("needs MsgSignature"));
+    }
+
+    #[test]
+    fn a_reply_must_answer_this_user_from_this_account() {
+        let t = target(EncryptMode::Plain);
+        assert!(verdict(&t, &reply("o2", "gh_0123456789ab")).starts_with("invalid"));
+        assert!(verdict(&t, &reply("o1", "gh_other")).starts_with("invalid"));
+    }
+
+    #[test]
+    fn bodies_per_mode() {
+        let push = Push {
+            to_user: "gh_0123456789ab".into(),
+            from_user: "o1".into(),
+            create_time: 5,
+            kind: kefu_wechat::PushKind::Unsubscribe,
+        };
+        let (plain, none) = body(&target(EncryptMode::Plain), &push, &[1; 16]);
+        assert_eq!((plain, none), (push.to_xml(), None));
+        let (compat, e1) = body(&target(EncryptMode::Compat), &push, &[1; 16]);
+        let (safe, e2) = body(&target(EncryptMode::Safe), &push, &[1; 16]);
+        assert_eq!(e1, e2, "the same random bytes seal the same push");
+        assert!(compat.contains("<FromUserName>") && compat.contains("<Encrypt>"));
+        assert!(!safe.contains("<FromUserName>") && safe.contains("<Encrypt>"));
+        let key = AesKey::from_encoding_aes_key(AES).unwrap();
+        let opened = kefu_wechat::decrypt(&key, &e2.unwrap(), "wx0123456789abcdef").unwrap();
+        assert_eq!(opened, push.to_xml().into_bytes());
+    }
+
+    #[test]
+    fn queries_are_signed_and_append_to_a_url_query() {
+        let q = signed_query("tok123", 1_700_000_000, "o1", Some("E"));
+        let pairs: std::collections::HashMap<&str, &str> =
+            q.split('&').filter_map(|p| p.split_once('=')).collect();
+        assert!(kefu_wechat::verify_signature(
+            "tok123",
+            "1700000000",
+            pairs["nonce"],
+            pairs["signature"]
+        ));
+        assert!(kefu_wechat::verify_msg_signature(
+            "tok123",
+            "1700000000",
+            pairs["nonce"],
+            "E",
+            pairs["msg_signature"]
+        ));
+        assert_eq!(with_query("http://h/w", "a=1"), "http://h/w?a=1");
+        assert_eq!(with_query("http://h/w?x=2", "a=1"), "http://h/w?x=2&a=1");
+    }
+}

@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use tokio::sync::mpsc;
 
-use super::outbox::{record_attempt, recover};
-use super::{Job, Live, wire};
+use super::outbox::recover;
+use super::{Job, Live, recorder, wire};
 use crate::app::App;
 use crate::error::Unavailable;
 
@@ -20,15 +20,18 @@ pub const MAX_ATTEMPTS: usize = 3;
 
 /// Starts the dispatcher of `app`, with every delivery the outbox holds (after a restart).
 pub async fn start(app: &App) -> Result<(), Unavailable> {
-    let Some(queue) = app
-        .pushes()
-        .queue
+    let hub = app.pushes();
+    let Some(queue) = hub.queue.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+        return Ok(());
+    };
+    if let Some(recordings) = hub
+        .recording_queue
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .take()
-    else {
-        return Ok(());
-    };
+    {
+        tokio::spawn(recorder::run(app.clone(), recordings, Live::new(hub)));
+    }
     let recovered = app.mutate(|world, tx, _| Ok(recover(world, tx))).await?;
     if !recovered.is_empty() {
         tracing::info!(deliveries = recovered.len(), "resuming the push outbox");
@@ -194,18 +197,10 @@ async fn deliver(app: &App, mut job: Job) {
             app.wall_now(),
         )
         .await;
-        let url = job.target.url.clone();
-        let recorded = app
-            .mutate(|world, tx, ctx| {
-                Ok::<_, Unavailable>(record_attempt(world, tx, ctx, job.id, &url, attempt))
-            })
-            .await;
-        let outcome = match recorded {
-            Ok(Some(outcome)) => outcome,
-            // Gone (account deleted, kefu reset), or storage failed: the outbox keeps what
-            // was durable, and a restart resumes it.
-            Ok(None) | Err(_) => return,
-        };
+        let recorded = hub.record(job.id, job.target.url.clone(), attempt).await;
+        // Gone (account deleted, kefu reset), or storage failed: the outbox keeps what was
+        // durable, and a restart resumes it.
+        let Some(outcome) = recorded else { return };
         let ended = !matches!(outcome.status, "retrying");
         if let Some(first) = job.first.take() {
             let _ = first.send(outcome);
