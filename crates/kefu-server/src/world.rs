@@ -252,6 +252,24 @@ impl Tx {
             .push(Write::put(key, expect, version, record));
     }
 
+    /// Like [`Tx::save`], but a record this decision saved already is written once: its
+    /// earlier write in this commit takes the new value (a counter bumped once per push of a
+    /// batch).
+    pub fn resave<T: Persist>(&mut self, key: Key, entry: &mut Entry<T>) {
+        if entry.version >= self.start_seq
+            && let Some(write) = self
+                .commit
+                .writes
+                .iter_mut()
+                .rev()
+                .find(|w| w.version == entry.version && w.key == key)
+        {
+            write.value = Some(entry.value.record());
+            return;
+        }
+        self.save(key, entry);
+    }
+
     pub fn delete<T>(&mut self, key: Key, entry: &Entry<T>) {
         if entry.version != 0 {
             self.commit.writes.push(Write::delete(key, entry.version));

@@ -103,6 +103,18 @@ pub(crate) fn encode_record(version: u64, record: &Record) -> Result<Vec<u8>, St
     Ok(out)
 }
 
+/// The version a stored record was written under, without decoding the record.
+pub(crate) fn decode_version(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
+    let version: [u8; 8] = bytes
+        .get(..8)
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| StoreError::Corrupt {
+            key: format!("{key:?}"),
+            reason: "record shorter than its version".to_owned(),
+        })?;
+    Ok(u64::from_be_bytes(version))
+}
+
 pub(crate) fn decode_record(key: &[u8], bytes: &[u8]) -> Result<Versioned<Record>, StoreError> {
     let (version, body) = bytes
         .split_at_checked(8)
@@ -163,6 +175,11 @@ mod tests {
         assert!(decode_key(&[CONVERSATION, b'w', b'x']).is_err());
         assert!(decode_key(&[OUTBOX, 1, 2]).is_err());
         assert!(decode_record(b"k", &[1, 2, 3]).is_err());
+        assert!(decode_version(b"k", &[1, 2, 3]).is_err());
+        assert_eq!(
+            decode_version(b"k", &[0, 0, 0, 0, 0, 0, 1, 2, 99]).unwrap(),
+            258
+        );
         assert!(decode_record(b"k", &[0, 0, 0, 0, 0, 0, 0, 1, 200]).is_err());
     }
 }

@@ -1,4 +1,6 @@
 //! `/api/v1/accounts/{appid}/deliveries`: the webhook delivery log, newest first, and replay.
+//! A pending delivery lives in the outbox (in the world) and an ended one in the store's log;
+//! a list merges the two.
 
 use std::collections::HashMap;
 
@@ -26,16 +28,23 @@ pub async fn list(
                 .map_err(|_| ApiError::invalid("invalid_before", "before must be a delivery id"))?,
         ),
     };
-    app.read(|world, _| {
-        world
-            .accounts
-            .get(&appid)
-            .map(|_| ())
-            .ok_or_else(|| ApiError::account_not_found(&appid))
-    })
-    .await?;
+    let pending = app
+        .read(|world, _| {
+            world
+                .accounts
+                .get(&appid)
+                .ok_or_else(|| ApiError::account_not_found(&appid))?;
+            Ok::<_, ApiError>(world.outbox.pending_of(&appid, before, page.limit))
+        })
+        .await?;
     let store = app.store();
-    let deliveries = blocking(move || store.deliveries(&appid, before, page.limit)).await?;
+    let ended = blocking(move || store.deliveries(&appid, before, page.limit)).await?;
+    // A delivery that ended between the two reads is in both: the log's entry is the newer.
+    let mut deliveries = ended;
+    let logged: std::collections::HashSet<u64> = deliveries.iter().map(|d| d.id).collect();
+    deliveries.extend(pending.into_iter().filter(|d| !logged.contains(&d.id)));
+    deliveries.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+    deliveries.truncate(page.limit);
     let shown: Vec<Value> = deliveries.iter().map(render).collect();
     Ok(Json(json!({ "deliveries": shown })))
 }
@@ -53,13 +62,21 @@ pub async fn replay(
         )
     };
     let number = id.parse::<u64>().map_err(|_| not_found())?;
-    // The log entry read below must not be one a crash could take back.
-    app.after_durable().await?;
-    let store = app.store();
-    let original = blocking(move || store.delivery(number))
-        .await?
-        .filter(|d| d.appid == appid)
-        .ok_or_else(not_found)?;
+    // A pending delivery is in the outbox; an ended one in the log (read once durable).
+    let pending = app
+        .read(|world, _| {
+            Ok::<_, ApiError>(world.outbox.pending.get(&number).map(|e| e.value.clone()))
+        })
+        .await?;
+    let original = match pending {
+        Some(d) => Some(d),
+        None => {
+            let store = app.store();
+            blocking(move || store.delivery(number)).await?
+        }
+    }
+    .filter(|d| d.appid == appid)
+    .ok_or_else(not_found)?;
     if original.kind == DeliveryKind::UrlVerification {
         return Err(ApiError::invalid(
             "not_replayable",

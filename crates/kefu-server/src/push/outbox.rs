@@ -34,6 +34,24 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// The pending deliveries of `appid` with `id < before`, newest first, at most `limit`.
+    pub fn pending_of(
+        &self,
+        appid: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Vec<DeliveryRecord> {
+        let below = before.unwrap_or(u64::MAX);
+        self.pending
+            .range(..below)
+            .rev()
+            .map(|(_, e)| &e.value)
+            .filter(|d| d.appid == appid)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
     /// Drops everything of a deleted account.
     pub fn forget_account(&mut self, tx: &mut Tx, appid: &str) {
         let ids: Vec<u64> = self
@@ -104,7 +122,7 @@ pub fn push(
             .or_insert_with(|| Entry::new(MsgIdCounter { next: FIRST_MSG_ID }));
         push.set_msg_id(counter.value.next);
         counter.value.next += 1;
-        tx.save(Key::MsgIds(appid.to_owned()), counter);
+        tx.resave(Key::MsgIds(appid.to_owned()), counter);
     }
     let (body, encrypt) = wire::body(&target, &push, &ids::aes_random16());
     let id = tx.seq();
@@ -183,9 +201,10 @@ pub(crate) fn enqueue(
         attempts_made: 0,
         first: Some(first),
     };
+    // The outbox entry is the delivery's durable state until it ends; only then does the log
+    // get it (one copy of the body written per state, not two).
     let mut entry = Entry::new(record);
     tx.save(Key::Outbox(id), &mut entry);
-    tx.delivery(entry.value.clone());
     world.outbox.pending.insert(id, entry);
     ctx.pushes.submit(job);
     Pushed::Enqueued {
@@ -233,9 +252,9 @@ pub(crate) fn recover(world: &mut World, tx: &mut Tx) -> Vec<Job> {
     jobs
 }
 
-/// Records one attempt of delivery `id`: the outbox entry moves on (or is deleted when the
-/// delivery ends), the log gets the new state, and an ended push leaves its effect in the
-/// user's inbox: the passive reply, or WeChat's notice. `None` when the delivery is gone (its
+/// Records one attempt of delivery `id`: the outbox entry moves on, or, when the delivery ends,
+/// is deleted as the log gets the delivery, and an ended push leaves its effect in the user's
+/// inbox: the passive reply, or WeChat's notice. `None` when the delivery is gone (its
 /// account was deleted, or kefu was reset).
 pub fn record_attempt(
     world: &mut World,
@@ -279,7 +298,6 @@ pub fn record_attempt(
     };
     if d.status.is_pending() {
         tx.save(Key::Outbox(id), entry);
-        tx.delivery(entry.value.clone());
         return Some(outcome);
     }
     let entry = world.outbox.pending.remove(&id)?;
