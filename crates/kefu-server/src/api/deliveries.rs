@@ -43,7 +43,7 @@ pub async fn list(
     let mut deliveries = ended;
     let logged: std::collections::HashSet<u64> = deliveries.iter().map(|d| d.id).collect();
     deliveries.extend(pending.into_iter().filter(|d| !logged.contains(&d.id)));
-    deliveries.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+    deliveries.sort_unstable_by_key(|d| std::cmp::Reverse(d.id));
     deliveries.truncate(page.limit);
     let shown: Vec<Value> = deliveries.iter().map(render).collect();
     Ok(Json(json!({ "deliveries": shown })))
