@@ -50,6 +50,8 @@ pub struct World {
     pub tokens: HashMap<String, Entry<TokenSet>>,
     /// access token → appid.
     pub token_index: HashMap<String, String>,
+    /// Stable tokens, menus, QR codes, follows and KF accounts (`oa.rs`).
+    pub oa: crate::oa::OaState,
 }
 
 impl World {
@@ -64,6 +66,7 @@ impl World {
             conversations: HashMap::new(),
             tokens: HashMap::new(),
             token_index: HashMap::new(),
+            oa: crate::oa::OaState::default(),
         }
     }
 
@@ -101,6 +104,7 @@ impl World {
                 }
                 self.tokens.insert(appid, Entry { value: t, version });
             }
+            (key, value) if crate::oa::owns(&key) => self.oa.restore(key, value, version),
             (key, _) => tracing::warn!(?key, "ignoring a stored record under a foreign key"),
         }
     }

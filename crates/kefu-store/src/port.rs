@@ -186,5 +186,10 @@ fn record_name(record: &Record) -> &'static str {
         Record::User(_) => "User",
         Record::Conversation(_) => "Conversation",
         Record::Tokens(_) => "Tokens",
+        Record::Menu(_) => "Menu",
+        Record::QrCode(_) => "QrCode",
+        Record::Follow(_) => "Follow",
+        Record::KfAccounts(_) => "KfAccounts",
+        Record::StableTokens(_) => "StableTokens",
     }
 }

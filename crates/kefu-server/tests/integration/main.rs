@@ -6,6 +6,11 @@
 
 mod accounts;
 mod clock;
+mod metrics;
+mod oa_actions;
+mod oa_cgi;
+mod openapi;
+mod seed;
 mod send;
 mod support;
 mod tokens;

@@ -1,0 +1,525 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3 document of kefu's own API, built from the
+//! declarations below.
+//!
+//! Each operation is declared once, with its fields in a small notation (`name`, `name:type`,
+//! `name{a, b}` for an object, `name[{a, b}]` for a list of objects, `name=$Schema` for a shared
+//! schema). The contract test (`tests/integration/openapi.rs`) checks that every path and field
+//! of API.md's implemented sections appears in the document, and that every declared operation
+//! is routed; a new endpoint or field is declared here when it is added.
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+/// One operation of the API.
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    /// Query parameters.
+    query: &'static [&'static str],
+    /// The JSON body's fields, if it takes one.
+    request: Option<&'static str>,
+    /// The success status and its JSON answer's fields (`None`: no body).
+    status: u16,
+    response: Option<&'static str>,
+}
+
+const PAGE: &[&str] = &["limit", "after"];
+
+const ACCOUNT_FIELDS: &str = "name:string, account_type:string, webhook_url:string, \
+     token:string, encoding_aes_key:string, encrypt_mode:string, registered_at:string, \
+     verify_webhook:boolean";
+
+const ACTION_FIELDS: &str = "appid:string, type:string, msgtype:string, content:string, \
+     bizmsgmenuid:string, pic_url:string, media_id:string, format:string, recognition:string, \
+     thumb_media_id:string, location_x:number, location_y:number, scale:number, label:string, \
+     title:string, description:string, url:string, key:string, scan_result:string, \
+     ticket:string, amount_fen:integer";
+
+const ACTION_ANSWER: &str = "openid:string, trigger:string, event:string, \
+     pushed{status:string, msg_id:string, attempts:integer, http_status:integer}, \
+     passive_reply{msgtype:string, content:string}, \
+     allowance{remaining:integer, expires_at:string}";
+
+const CONVERSATION: &str = "openid:string, following:boolean, ruleset:string, combine:string, \
+     remaining:integer, expires_at:string, sent_in_window:integer, \
+     grants[{trigger:string, at:string, ruleset:string, quota:integer, remaining:integer, \
+     expires_at:string}], \
+     next_send{decision:string, errcode:integer, errmsg:string, reopen:array, why:string}";
+
+const OPS: &[Op] = &[
+    Op {
+        method: "get",
+        path: "/api/v1/openapi.json",
+        tag: "conventions",
+        summary: "This document",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("openapi:string, info:object, paths:object, components:object"),
+    },
+    Op {
+        method: "get",
+        path: "/healthz",
+        tag: "conventions",
+        summary: "200 when ready (text `ok`, no admin token)",
+        query: &[],
+        request: None,
+        status: 200,
+        response: None,
+    },
+    Op {
+        method: "get",
+        path: "/metrics",
+        tag: "conventions",
+        summary: "Prometheus text format (no admin token)",
+        query: &[],
+        request: None,
+        status: 200,
+        response: None,
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/accounts",
+        tag: "accounts",
+        summary: "Create an Official Account",
+        query: &[],
+        request: Some(ACCOUNT_FIELDS),
+        status: 201,
+        response: Some("$Account"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/accounts",
+        tag: "accounts",
+        summary: "List accounts",
+        query: PAGE,
+        request: None,
+        status: 200,
+        response: Some("accounts[$Account]"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/accounts/{appid}",
+        tag: "accounts",
+        summary: "One account, with its credentials",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("$Account"),
+    },
+    Op {
+        method: "patch",
+        path: "/api/v1/accounts/{appid}",
+        tag: "accounts",
+        summary: "Change an account's optional fields",
+        query: &[],
+        request: Some(ACCOUNT_FIELDS),
+        status: 200,
+        response: Some("$Account"),
+    },
+    Op {
+        method: "delete",
+        path: "/api/v1/accounts/{appid}",
+        tag: "accounts",
+        summary: "Delete an account and everything of it",
+        query: &[],
+        request: None,
+        status: 204,
+        response: None,
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/accounts/{appid}/menu",
+        tag: "accounts",
+        summary: "The custom menu as created (404 menu_not_found)",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some(
+            "appid:string, menu{button[{type:string, name:string, key:string, url:string, \
+             media_id:string, article_id:string, appid:string, pagepath:string, \
+             sub_button:array}]}, created_at:string",
+        ),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/accounts/{appid}/qrcodes",
+        tag: "accounts",
+        summary: "The account's parametric QR codes: tickets with scene, kind and expiry",
+        query: PAGE,
+        request: None,
+        status: 200,
+        response: Some(
+            "qrcodes[{ticket:string, url:string, kind:string, action_name:string, \
+             scene{scene_id:integer, scene_str:string}, created_at:string, expires_at:string, \
+             expired:boolean}]",
+        ),
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/users",
+        tag: "users",
+        summary: "Create a user",
+        query: &[],
+        request: Some("nickname:string"),
+        status: 201,
+        response: Some("$User"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/users",
+        tag: "users",
+        summary: "List users",
+        query: PAGE,
+        request: None,
+        status: 200,
+        response: Some("users[$User]"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/users/{user_id}",
+        tag: "users",
+        summary: "One user, with an openid per account",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("$User"),
+    },
+    Op {
+        method: "delete",
+        path: "/api/v1/users/{user_id}",
+        tag: "users",
+        summary: "Delete a user",
+        query: &[],
+        request: None,
+        status: 204,
+        response: None,
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/users/{user_id}/actions",
+        tag: "users",
+        summary: "The user does something to an account: follow, unfollow, message, \
+                  menu_click, qr_scan, payment",
+        query: &["wait"],
+        request: Some(ACTION_FIELDS),
+        status: 200,
+        response: Some(ACTION_ANSWER),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/users/{user_id}/inbox",
+        tag: "users",
+        summary: "What the user received, oldest first",
+        query: &["appid", "limit", "after"],
+        request: None,
+        status: 200,
+        response: Some(
+            "messages[{id:string, appid:string, openid:string, source:string, msgtype:string, \
+             body:object, sent_at:string}]",
+        ),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/accounts/{appid}/conversations/{openid}",
+        tag: "conversations",
+        summary: "The conversation's allowance, explained",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some(CONVERSATION),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/clock",
+        tag: "clock",
+        summary: "The rule clock",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("$Clock"),
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/clock/advance",
+        tag: "clock",
+        summary: "Move a virtual clock ahead",
+        query: &[],
+        request: Some("seconds:integer"),
+        status: 200,
+        response: Some("$Clock"),
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/clock/set",
+        tag: "clock",
+        summary: "Set a virtual clock (never backwards)",
+        query: &[],
+        request: Some("now:string"),
+        status: 200,
+        response: Some("$Clock"),
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/reset",
+        tag: "clock",
+        summary: "Wipe all state but the admin token (virtual clock only)",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("reset:boolean, clock=$Clock"),
+    },
+];
+
+/// Shared schemas.
+const SCHEMAS: &[(&str, &str)] = &[
+    (
+        "Account",
+        "appid:string, secret:string, original_id:string, name:string, account_type:string, \
+         webhook_url:string, token:string, encoding_aes_key:string, encrypt_mode:string, \
+         registered_at:string, created_at:string, ruleset:string",
+    ),
+    (
+        "User",
+        "user_id:string, nickname:string, openids:object, created_at:string",
+    ),
+    ("Clock", "mode:string, now:string, unix:integer"),
+    ("Error", "error{code:string, message:string}"),
+];
+
+/// The document, built anew on each call (it is small).
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for op in OPS {
+        let entry = paths
+            .entry(op.path)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(methods) = entry {
+            methods.insert(op.method.to_owned(), operation(op));
+        }
+    }
+    let schemas: Map<String, Value> = SCHEMAS
+        .iter()
+        .map(|(name, fields)| ((*name).to_owned(), schema(fields)))
+        .collect();
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "kefu",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "kefu's own API (shared/API.md). Errors are \
+                {\"error\": {\"code\", \"message\"}}; every /api/v1 call needs the admin token.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": { "admin": { "type": "http", "scheme": "bearer" } },
+        },
+        "security": [{ "admin": [] }],
+    })
+}
+
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}
+
+fn operation(op: &Op) -> Value {
+    let mut parameters: Vec<Value> = op
+        .path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
+        })
+        .collect();
+    parameters.extend(op.query.iter().map(|name| {
+        json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}})
+    }));
+    let success = match (op.response, op.path) {
+        (Some(fields), _) => json!({
+            "description": op.summary,
+            "content": { "application/json": { "schema": schema(fields) } },
+        }),
+        (None, "/healthz" | "/metrics") => json!({
+            "description": op.summary,
+            "content": { "text/plain": { "schema": { "type": "string" } } },
+        }),
+        (None, _) => json!({ "description": op.summary }),
+    };
+    let mut operation = json!({
+        "tags": [op.tag],
+        "summary": op.summary,
+        "parameters": parameters,
+        "responses": {
+            op.status.to_string(): success,
+            "default": {
+                "description": "a refusal: {\"error\": {\"code\", \"message\"}}",
+                "content": { "application/json": {
+                    "schema": { "$ref": "#/components/schemas/Error" } } },
+            },
+        },
+    });
+    if let Some(fields) = op.request {
+        operation["requestBody"] = json!({
+            "content": { "application/json": { "schema": schema(fields) } },
+        });
+    }
+    if !op.path.starts_with("/api/v1/") {
+        operation["security"] = json!([]);
+    }
+    operation
+}
+
+/// The schema of a field list, or of `$Name` alone.
+fn schema(fields: &str) -> Value {
+    let mut parser = Parser {
+        text: fields.as_bytes(),
+        at: 0,
+    };
+    let value = parser.value_or_object();
+    debug_assert_eq!(parser.at, parser.text.len(), "trailing text in {fields:?}");
+    value
+}
+
+/// The field notation, read once per document: `a, b:type, c{...}, d[{...}], e[$S], f=$S`.
+struct Parser<'a> {
+    text: &'a [u8],
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn skip_space(&mut self) {
+        while self.text.get(self.at).is_some_and(u8::is_ascii_whitespace) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_space();
+        if self.text.get(self.at) == Some(&byte) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn word(&mut self) -> String {
+        self.skip_space();
+        let start = self.at;
+        while self
+            .text
+            .get(self.at)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'$')
+        {
+            self.at += 1;
+        }
+        String::from_utf8_lossy(&self.text[start..self.at]).into_owned()
+    }
+
+    /// `$Name` or an object's fields.
+    fn value_or_object(&mut self) -> Value {
+        self.skip_space();
+        if self.text.get(self.at) == Some(&b'$') {
+            return reference(&self.word());
+        }
+        self.fields()
+    }
+
+    fn fields(&mut self) -> Value {
+        let mut properties = Map::new();
+        loop {
+            let name = self.word();
+            if name.is_empty() {
+                break;
+            }
+            let schema = if self.eat(b':') {
+                json!({ "type": self.word() })
+            } else if self.eat(b'=') {
+                reference(&self.word())
+            } else if self.eat(b'{') {
+                let inner = self.fields();
+                self.eat(b'}');
+                inner
+            } else if self.eat(b'[') {
+                let items = if self.eat(b'{') {
+                    let inner = self.fields();
+                    self.eat(b'}');
+                    inner
+                } else {
+                    self.value_or_object()
+                };
+                self.eat(b']');
+                json!({ "type": "array", "items": items })
+            } else {
+                json!({})
+            };
+            properties.insert(name, schema);
+            if !self.eat(b',') {
+                break;
+            }
+        }
+        json!({ "type": "object", "properties": properties })
+    }
+}
+
+fn reference(word: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{}", word.trim_start_matches('$')) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_notation_reads_into_schemas() {
+        assert_eq!(
+            schema("a, b:string, c{d:integer}, e[{f}], g[$User], h=$Clock"),
+            json!({"type": "object", "properties": {
+                "a": {},
+                "b": {"type": "string"},
+                "c": {"type": "object", "properties": {"d": {"type": "integer"}}},
+                "e": {"type": "array", "items": {"type": "object", "properties": {"f": {}}}},
+                "g": {"type": "array", "items": {"$ref": "#/components/schemas/User"}},
+                "h": {"$ref": "#/components/schemas/Clock"},
+            }})
+        );
+        assert_eq!(
+            schema("$Account"),
+            json!({"$ref": "#/components/schemas/Account"})
+        );
+    }
+
+    #[test]
+    fn every_declaration_parses_whole_and_every_reference_resolves() {
+        let doc = document().to_string();
+        for (name, fields) in SCHEMAS {
+            assert!(doc.contains(&format!("#/components/schemas/{name}")) || *name == "Error");
+            let mut parser = Parser {
+                text: fields.as_bytes(),
+                at: 0,
+            };
+            parser.value_or_object();
+            assert_eq!(parser.at, fields.len(), "{name}");
+        }
+        for op in OPS {
+            for fields in [op.request, op.response].into_iter().flatten() {
+                let mut parser = Parser {
+                    text: fields.as_bytes(),
+                    at: 0,
+                };
+                parser.value_or_object();
+                assert_eq!(parser.at, fields.len(), "{} {}", op.method, op.path);
+            }
+        }
+        for reference in doc.split("#/components/schemas/").skip(1) {
+            let name: String = reference
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            assert!(SCHEMAS.iter().any(|(n, _)| *n == name), "{name}");
+        }
+    }
+}
