@@ -98,6 +98,10 @@ impl Conversation {
     /// triggers from a non-follower change nothing: such a user cannot message, tap a menu or
     /// pay, so a non-follower never holds a grant. A trigger with no entry in `rules` grants
     /// nothing, but a `message` still counts as a user message for typing.
+    ///
+    /// When the account has moved since an earlier trigger, grants already held keep the terms
+    /// they were computed under; the new trigger combines with them under the reading
+    /// (`rules.combine`) of the rule set in force now (details on the private `Grants::apply`).
     pub fn trigger(&mut self, t: Trigger, now: i64, id: RuleSetId, rules: &RuleSet) {
         if matches!(t, Trigger::Follow | Trigger::QrScan) {
             self.following = true;
@@ -116,10 +120,14 @@ impl Conversation {
 
     /// Whether a customer-service message may be sent at `now`. Changes nothing.
     pub fn decide_send(&self, now: i64, book: &RuleBook) -> Decision {
-        Decision::new(match self.window(now, Action::Send, book) {
-            Ok(facts) => self.explain(Action::Send, Reason::Accepted, now, book, Some(facts)),
-            Err(refusal) => refusal,
-        })
+        // The hot path, built straight into the answer: a follower with a grant to spend from.
+        if self.following
+            && let Some(g) = self.grants.spendable(now)
+        {
+            let facts = Some(g.facts());
+            return Decision::new(self.explain(Action::Send, Reason::Accepted, now, book, facts));
+        }
+        Decision::new(self.send_refusal(now, book))
     }
 
     /// Decides a send at `now` and, if accepted, spends one from the grant that ends first and
@@ -179,6 +187,12 @@ impl Conversation {
         Decision::new(self.explain(action, Reason::Accepted, now, book, Some(facts)))
     }
 
+    /// Whether any stored grant (live or not) was made under rule set `id`: such a rule set is
+    /// in use and must not change under it.
+    pub fn uses_ruleset(&self, id: RuleSetId) -> bool {
+        self.grants.as_slice().iter().any(|g| g.ruleset == id)
+    }
+
     /// What the API shows of the conversation at `now` (RULES.md §3 "In the API").
     pub fn view(&self, now: i64, book: &RuleBook) -> ConversationView {
         let grants: Vec<GrantView> = self
@@ -188,8 +202,8 @@ impl Conversation {
                 trigger: g.trigger,
                 at: g.at,
                 ruleset: g.ruleset,
-                quota: g.quota,
-                remaining: g.remaining,
+                quota: g.quota(),
+                remaining: g.remaining(),
                 expires_at: g.deadline,
                 sent: g.sent,
             })
@@ -213,21 +227,18 @@ impl Conversation {
         }
     }
 
-    /// The grant a send would spend from, or the refusal explaining why there is none.
-    fn window(&self, now: i64, action: Action, book: &RuleBook) -> Result<GrantFacts, Explanation> {
-        if !self.following {
-            return Err(self.closed(action, now, book));
-        }
-        if let Some(g) = self.grants.spendable(now) {
-            return Ok(g.facts());
-        }
+    /// Why a send is refused: 45047 with a live grant (naming the one that lasts longest),
+    /// else 45015.
+    #[cold]
+    fn send_refusal(&self, now: i64, book: &RuleBook) -> Explanation {
         match self.grants.latest_live(now) {
-            Some(g) => {
-                let mut e = self.explain(action, Reason::Exhausted, now, book, Some(g.facts()));
+            Some(g) if self.following => {
+                let facts = Some(g.facts());
+                let mut e = self.explain(Action::Send, Reason::Exhausted, now, book, facts);
                 e.reopen = self.reopen(book);
-                Err(e)
+                e
             }
-            None => Err(self.closed(action, now, book)),
+            _ => self.closed(Action::Send, now, book),
         }
     }
 

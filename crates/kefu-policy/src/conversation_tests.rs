@@ -535,6 +535,25 @@ fn state_round_trips_through_serde() {
 }
 
 #[test]
+fn state_round_trips_through_the_stores_binary_format() {
+    // postcard is not self-describing: quotas must not need "number or string?" there.
+    let f = fixture();
+    let mut c = Conversation::new(true);
+    f.trigger(&mut c, Message, T0, f.per);
+    f.trigger(&mut c, Payment, T0 + 1, f.per);
+    c.send(T0 + 2, &f.book);
+    let bytes = postcard::to_allocvec(&c).unwrap();
+    let back: Conversation = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(back, c);
+    assert_eq!(back.view(T0 + 3, &f.book).remaining, None);
+    let mut single = Conversation::new(true);
+    f.trigger(&mut single, Follow, T0, f.oa23);
+    let back: Conversation =
+        postcard::from_bytes(&postcard::to_allocvec(&single).unwrap()).unwrap();
+    assert_eq!(back, single);
+}
+
+#[test]
 fn explanations_render_for_every_reason() {
     let f = fixture();
     let mut c = Conversation::new(false);
@@ -601,4 +620,4 @@ fn the_view_renders_in_the_api_shape() {
     assert_eq!(json["next_send"]["decision"], "accept");
 }
 
-use crate::explain::rfc3339;
+use crate::instant::rfc3339;

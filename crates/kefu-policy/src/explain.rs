@@ -13,37 +13,9 @@ use crate::conversation::{
     ConversationView, GrantView, TYPING_LASTS_SECS, TYPING_NEEDS_INTERACTION_SECS,
 };
 use crate::decision::{Action, Explanation, GrantFacts, Reason};
+use crate::instant::rfc3339;
 use crate::ruleset::Quota;
 use crate::trigger::TriggerSet;
-
-/// `unix` seconds as RFC 3339 in UTC, e.g. `2023-06-12T00:00:00Z`. Total: any `i64` renders.
-pub fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-/// The proleptic Gregorian date of a day count from 1970-01-01 (the well-known "days to civil"
-/// computation over 400-year eras). Wide integers keep it free of overflow for every `i64` input.
-fn civil_from_days(days: i64) -> (i128, u32, u32) {
-    let z = i128::from(days) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March first
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i128::from(m <= 2);
-    // Both fit by construction (1..=12, 1..=31).
-    (y, m.clamp(1, 12) as u32, d.clamp(1, 31) as u32)
-}
 
 fn reopen_phrase(reopen: TriggerSet) -> String {
     let names: Vec<&str> = reopen.iter().map(|t| t.as_str()).collect();
@@ -257,23 +229,4 @@ struct GrantViewJson<'a> {
     quota: Quota,
     remaining: Quota,
     expires_at: String,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_matches_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        // 2023-06-12 00:00 China time.
-        assert_eq!(rfc3339(1_686_499_200), "2023-06-11T16:00:00Z");
-        assert_eq!(rfc3339(1_709_164_800), "2024-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_514_400 + 3599), "2026-11-24T10:59:59Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        // Total: extremes render without panicking.
-        assert!(rfc3339(i64::MAX).ends_with('Z'));
-        assert!(rfc3339(i64::MIN).ends_with('Z'));
-    }
 }

@@ -5,18 +5,19 @@
 //! # Layout
 //!
 //! - [`trigger`]: the vocabularies: `Trigger`, `Platform`, `Channel`, `Combine`, `TriggerSet`.
-//! - [`ruleset`]: `RuleSet` and its file format (TOML, the same shape as JSON), with every
-//!   validation error named; `Quota`, `TriggerRule`.
+//! - [`ruleset`]: `RuleSet`, `Quota`, `TriggerRule`, `RuleSetError`; `rulefile` (private): the
+//!   file format (TOML, the same shape as JSON), with every validation error named.
 //! - [`capability`]: the WeCom capability table a rule set may carry (§5).
 //! - [`shipped`]: the shipped rule sets (`src/shipped/*.toml`) and platform defaults.
 //! - [`book`]: `RuleBook`, all rule sets of a process behind small stable `RuleSetId`s.
-//! - [`grants`] (private): grant storage and the merge / per-trigger readings.
+//! - `grants` (private): grant storage and the merge / per-trigger readings.
 //! - [`conversation`]: `Conversation`, the ≤ 64-byte state of one (account, openid), and every
 //!   decision on it: trigger, send, typing, follow, unfollow, view.
 //! - [`decision`]: `Decision` and its `Explanation` (no heap: the send path allocates nothing).
-//! - [`explain`]: the explanation's sentence and JSON views; RFC 3339 rendering.
-//! - [`rollout`]: `Rollout`, its batches, pause and pin history; [`bucket`]: the stable bucket.
+//! - [`explain`]: the explanation's sentence and JSON views; [`instant`]: RFC 3339 rendering.
+//! - [`rollout`]: `Rollout`, its batches, pause and pin history; [`mod@bucket`]: the stable bucket.
 //! - [`assign`]: which rule set an account is on (`ruleset_at`), `notices`, `progress`.
+//! - [`replay`]: recorded traffic decided again from empty state (`kefu replay`).
 //!
 //! # Invariants
 //!
@@ -34,7 +35,10 @@ pub mod conversation;
 pub mod decision;
 pub mod explain;
 mod grants;
+pub mod instant;
+pub mod replay;
 pub mod rollout;
+mod rulefile;
 pub mod ruleset;
 pub mod shipped;
 pub mod trigger;
@@ -45,7 +49,9 @@ pub use bucket::bucket;
 pub use capability::{Access, Capability};
 pub use conversation::{Conversation, ConversationView, GrantView};
 pub use decision::{Action, Decision, Explanation, GrantFacts, Reason, Verdict};
-pub use explain::{ConversationJson, ExplanationJson, rfc3339};
+pub use explain::{ConversationJson, ExplanationJson};
+pub use instant::rfc3339;
+pub use replay::{Event, Op, Replay, Timeline};
 pub use rollout::{Batch, Pause, Pin, PinSide, Rollout, RolloutError, RolloutSpec};
 pub use ruleset::{Quota, RuleSet, RuleSetError, TriggerRule};
 pub use trigger::{Channel, Combine, Platform, Trigger, TriggerSet, UnknownName};

@@ -4,12 +4,14 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use kefu_policy::{AccountFacts, Channel, Defaults, Platform, RuleBook, RuleSetId};
+use kefu_policy::{Channel, Defaults, Platform, Rollout, RuleBook, RuleSetId};
 use kefu_store::{AccountRecord, ClockMode, ClockRecord, Key, Store};
 
 use crate::clock::WallClock;
 use crate::error::Unavailable;
 use crate::ids;
+use crate::policy::Policy;
+use crate::rollout_file::RolloutFile;
 use crate::world::{Entry, Tx, World};
 use crate::writer::{Waiter, Writer};
 
@@ -25,6 +27,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// `--default-ruleset PLATFORM=NAME`, applied over the shipped defaults.
     pub default_rulesets: Vec<(Platform, String)>,
+    /// `--rollout ID|FILE`: rollouts to create at start-up unless they exist already.
+    pub rollouts: Vec<RolloutFile>,
     pub wall: Arc<dyn WallClock>,
 }
 
@@ -56,6 +60,8 @@ pub enum StartError {
         name: String,
         actual: String,
     },
+    #[error("rollout {id}: {message}")]
+    Rollout { id: String, message: String },
     #[error("the first commit failed: {0}")]
     Unavailable(#[from] Unavailable),
 }
@@ -76,9 +82,7 @@ struct Inner {
     locked: Mutex<Locked>,
     store: Arc<dyn Store>,
     waiter: Waiter,
-    rules: RuleBook,
-    defaults: Defaults,
-    fallback: RuleSetId,
+    admin_token: String,
     wall: Arc<dyn WallClock>,
     clock_start: Option<i64>,
 }
@@ -95,21 +99,15 @@ pub struct Ctx<'a> {
     pub wall_now: i64,
     pub rules: &'a RuleBook,
     pub defaults: &'a Defaults,
-    /// The Official Account default, for a name the book does not know (cannot happen: start-up
-    /// checks every default against the book).
-    fallback: RuleSetId,
+    /// In creation order.
+    pub rollouts: &'a [Rollout],
+    pub policy: &'a Policy,
 }
 
 impl Ctx<'_> {
     /// The rule set in force for `account` on `channel` now.
     pub fn ruleset_for(&self, account: &AccountRecord, channel: Channel) -> RuleSetId {
-        let facts = AccountFacts {
-            id: &account.appid,
-            platform: Platform::Oa,
-            registered_at: account.registered_at,
-        };
-        let name = kefu_policy::ruleset_at(self.defaults, &[], &facts, channel, self.now);
-        self.rules.id(name).unwrap_or(self.fallback)
+        self.policy.ruleset_for(account, channel, self.now)
     }
 }
 
@@ -134,7 +132,9 @@ impl App {
             }
             defaults.set(*platform, name.clone());
         }
-        let fallback = defaults_id(&rules, &defaults, Platform::Oa)?;
+        for platform in Platform::ALL {
+            defaults_id(&rules, &defaults, platform)?;
+        }
 
         let wall_now = config.wall.now();
         let placeholder_clock = ClockRecord {
@@ -142,10 +142,15 @@ impl App {
             now: config.clock_start.unwrap_or(wall_now),
             start: config.clock_start,
         };
-        let mut world = World::new(Entry::new(String::new()), Entry::new(placeholder_clock));
+        let mut world = World::new(
+            Entry::new(String::new()),
+            Entry::new(placeholder_clock),
+            Policy::new(rules, defaults),
+        );
         config
             .store
             .scan(&mut |key, record| world.restore(key, record))?;
+        world.finish_restore();
 
         let mut started = Started::default();
         let mut tx = Tx::new(&world.counters.value);
@@ -191,6 +196,26 @@ impl App {
             None => {}
         }
 
+        // Rollouts named on the command line: created once, kept as they are afterwards.
+        let now = match world.clock.value.mode {
+            ClockMode::System => world.clock.value.now.max(wall_now),
+            ClockMode::Virtual => world.clock.value.now,
+        };
+        for file in config.rollouts {
+            if world.policy.rollout(&file.spec.id).is_some() {
+                continue;
+            }
+            let id = file.spec.id.clone();
+            let policy = world.policy.clone();
+            let ctx = ctx(&policy, now, wall_now);
+            crate::api::rollouts::create_in(&mut world, &mut tx, &ctx, file).map_err(|e| {
+                StartError::Rollout {
+                    id,
+                    message: e.message,
+                }
+            })?;
+        }
+
         let store = config.store.clone();
         let mut writer = Writer::start(config.store.clone());
         let waiter = writer.waiter();
@@ -200,13 +225,12 @@ impl App {
         } else {
             Some(writer.submit(commit)?)
         };
+        let admin_token = world.admin_token.value.clone();
         let app = App(Arc::new(Inner {
             locked: Mutex::new(Locked { world, writer }),
             store,
             waiter,
-            rules,
-            defaults,
-            fallback,
+            admin_token,
             wall: config.wall,
             clock_start: config.clock_start,
         }));
@@ -232,10 +256,6 @@ impl App {
         self.0.store.clone()
     }
 
-    pub fn rules(&self) -> &RuleBook {
-        &self.0.rules
-    }
-
     /// Where `reset` sends a virtual clock.
     pub fn clock_start(&self) -> Option<i64> {
         self.0.clock_start
@@ -254,7 +274,9 @@ impl App {
         let (out, ticket) = {
             let mut locked = self.lock();
             locked.writer.check()?;
-            let ctx = self.ctx(&mut locked.world);
+            let (now, wall_now) = self.now(&mut locked.world);
+            let policy = locked.world.policy.clone();
+            let ctx = ctx(&policy, now, wall_now);
             let mut tx = Tx::new(&locked.world.counters.value);
             let out = decide(&mut locked.world, &mut tx, &ctx)?;
             let commit = tx.finish(&mut locked.world.counters);
@@ -283,9 +305,13 @@ impl App {
             let admin = world.admin_token.clone();
             let counters = world.counters.clone();
             let clock = world.clock.clone();
-            *world = World::new(admin, Entry::new(clock.value));
+            // Rule sets and rollouts go too; the shipped book and the defaults stay.
+            let policy = Policy::new(RuleBook::shipped(), world.policy.defaults.clone());
+            *world = World::new(admin, Entry::new(clock.value), policy);
             world.counters = counters;
-            let ctx = self.ctx(world);
+            let (now, wall_now) = self.now(world);
+            let policy = world.policy.clone();
+            let ctx = ctx(&policy, now, wall_now);
             let mut tx = Tx::new(&world.counters.value);
             let out = rebuild(world, &mut tx, &ctx);
             let commit = tx.finish(&mut world.counters);
@@ -307,7 +333,9 @@ impl App {
         let (out, ticket) = {
             let mut locked = self.lock();
             locked.writer.check()?;
-            let ctx = self.ctx(&mut locked.world);
+            let (now, wall_now) = self.now(&mut locked.world);
+            let policy = locked.world.policy.clone();
+            let ctx = ctx(&policy, now, wall_now);
             (look(&locked.world, &ctx)?, locked.writer.latest())
         };
         self.0.waiter.clone().durable(ticket).await?;
@@ -321,21 +349,15 @@ impl App {
         self.0.waiter.clone().durable(ticket).await
     }
 
-    /// The rule clock's now. A system clock never goes backwards within a run, even if the
-    /// machine's clock does.
-    fn ctx<'a>(&'a self, world: &mut World) -> Ctx<'a> {
+    /// The rule clock's now and the wall clock's. A system rule clock never goes backwards
+    /// within a run, even if the machine's clock does.
+    fn now(&self, world: &mut World) -> (i64, i64) {
         let wall_now = self.0.wall.now();
         let clock = &mut world.clock.value;
         if clock.mode == ClockMode::System {
             clock.now = clock.now.max(wall_now);
         }
-        Ctx {
-            now: clock.now,
-            wall_now,
-            rules: &self.0.rules,
-            defaults: &self.0.defaults,
-            fallback: self.0.fallback,
-        }
+        (clock.now, wall_now)
     }
 
     /// Stops the writer after everything queued is durable (graceful shutdown).
@@ -359,8 +381,18 @@ fn defaults_id(
 impl App {
     /// Whether `token` is the admin token, compared in constant time.
     pub fn admin_token_is(&self, token: &str) -> bool {
-        let locked = self.lock();
-        let expected = locked.world.admin_token.value.as_bytes();
+        let expected = self.0.admin_token.as_bytes();
         bool::from(subtle::ConstantTimeEq::ct_eq(expected, token.as_bytes()))
+    }
+}
+
+fn ctx(policy: &Policy, now: i64, wall_now: i64) -> Ctx<'_> {
+    Ctx {
+        now,
+        wall_now,
+        rules: &policy.book,
+        defaults: &policy.defaults,
+        rollouts: &policy.rollouts,
+        policy,
     }
 }

@@ -22,7 +22,7 @@
 //! The entry is [`run`]: it takes a listener and a shutdown future, so the binary and the tests
 //! start kefu the same way; [`router`] gives the routes alone.
 
-mod api;
+pub mod api;
 pub mod app;
 mod body;
 mod cgi;
@@ -32,9 +32,13 @@ mod ids;
 mod metrics;
 mod oa;
 mod openapi;
+mod policy;
 mod qrpng;
+pub mod rollout_file;
 pub mod seed;
+mod shadow;
 mod timefmt;
+pub mod traffic;
 mod world;
 mod writer;
 

@@ -429,15 +429,19 @@ fn seed_follow(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, follow: &SeedFollo
             openid
         }
     };
+    if world
+        .conversation(appid, &openid)
+        .is_some_and(|c| c.value.following())
+    {
+        return;
+    }
+    let before = world.shadow_before(ctx, appid, &openid);
     let conversation = world
         .conversations
         .entry(appid.to_owned())
         .or_default()
         .entry(openid.clone())
         .or_insert_with(|| Entry::new(Conversation::new(false)));
-    if conversation.value.following() {
-        return;
-    }
     conversation.value.follow();
     conversation
         .value
@@ -448,14 +452,8 @@ fn seed_follow(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, follow: &SeedFollo
     };
     tx.save(key, conversation);
     world.oa.followed(tx, appid, &openid, ctx.now, None);
-    tx.traffic(
-        ctx.now,
-        TrafficEvent::Trigger {
-            appid: appid.to_owned(),
-            openid,
-            trigger: Trigger::Follow.as_str().to_owned(),
-        },
-    );
+    world.shadow_trigger(ctx, appid, &openid, before, Trigger::Follow);
+    crate::api::oa_actions::record_trigger(tx, ctx, appid, &openid, Trigger::Follow, ruleset);
 }
 
 /// The ticket of the account's permanent code of `scene`, made if missing.

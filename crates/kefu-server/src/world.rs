@@ -3,12 +3,16 @@
 //! receives finished state.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use kefu_policy::Conversation;
+use kefu_policy::{Conversation, RuleSet, RuleSetId};
 use kefu_store::{
-    AccountRecord, ClockRecord, Commit, Counters, InboxMessage, Key, Record, TokenSet,
-    TrafficEvent, TrafficRecord, UserRecord, Versioned, Write,
+    AccountRecord, ClockRecord, Commit, Counters, InboxMessage, Key, Record, StoredRollout,
+    StoredRuleSet, TokenSet, TrafficEvent, TrafficRecord, UserRecord, Versioned, Write,
 };
+
+use crate::policy::{Policy, RolloutMeta};
+use crate::shadow::Shadow;
 
 /// A value with the store version it was read at (0: not stored yet).
 #[derive(Clone, Debug)]
@@ -52,10 +56,19 @@ pub struct World {
     pub token_index: HashMap<String, String>,
     /// Stable tokens, menus, QR codes, follows and KF accounts (`oa.rs`).
     pub oa: crate::oa::OaState,
+    /// The rules in force; decisions read a clone of the `Arc`.
+    pub policy: Arc<Policy>,
+    /// Store versions of the records behind `policy` (rule sets, rollouts).
+    pub versions: HashMap<Key, u64>,
+    /// What active rollouts would decide (memory only).
+    pub shadow: Shadow,
+    /// Stored rule sets and rollouts met during recovery, put in `policy` by `finish_restore`.
+    restored_rulesets: Vec<StoredRuleSet>,
+    restored_rollouts: Vec<StoredRollout>,
 }
 
 impl World {
-    pub fn new(admin_token: Entry<String>, clock: Entry<ClockRecord>) -> World {
+    pub fn new(admin_token: Entry<String>, clock: Entry<ClockRecord>, policy: Policy) -> World {
         World {
             admin_token,
             clock,
@@ -67,6 +80,11 @@ impl World {
             tokens: HashMap::new(),
             token_index: HashMap::new(),
             oa: crate::oa::OaState::default(),
+            policy: Arc::new(policy),
+            versions: HashMap::new(),
+            shadow: Shadow::default(),
+            restored_rulesets: Vec::new(),
+            restored_rollouts: Vec::new(),
         }
     }
 
@@ -105,7 +123,44 @@ impl World {
                 self.tokens.insert(appid, Entry { value: t, version });
             }
             (key, value) if crate::oa::owns(&key) => self.oa.restore(key, value, version),
+            (key @ Key::RuleSet(_), Record::RuleSet(r)) => {
+                self.versions.insert(key, version);
+                self.restored_rulesets.push(r);
+            }
+            (key @ Key::Rollout(_), Record::Rollout(r)) => {
+                self.versions.insert(key, version);
+                self.restored_rollouts.push(r);
+            }
             (key, _) => tracing::warn!(?key, "ignoring a stored record under a foreign key"),
+        }
+    }
+
+    /// Puts the recovered rule sets (at their stored ids, which grants refer to) and rollouts
+    /// (in creation order) into the policy.
+    pub fn finish_restore(&mut self) {
+        let policy = Arc::make_mut(&mut self.policy);
+        for stored in self.restored_rulesets.drain(..) {
+            let restored = RuleSet::from_toml(&stored.toml)
+                .map_err(|e| e.to_string())
+                .and_then(|rs| {
+                    policy
+                        .book
+                        .restore(RuleSetId::from_u16(stored.id), rs)
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(error) = restored {
+                tracing::error!(id = stored.id, %error, "a stored rule set could not be restored");
+            }
+        }
+        self.restored_rollouts.sort_by_key(|r| r.seq);
+        for stored in self.restored_rollouts.drain(..) {
+            let meta = RolloutMeta {
+                seq: stored.seq,
+                created_at: stored.created_at,
+                note: stored.note,
+            };
+            policy.rollout_meta.insert(stored.rollout.id.clone(), meta);
+            policy.rollouts.push(stored.rollout);
         }
     }
 
@@ -173,6 +228,17 @@ impl Tx {
         let write = Write::put(key, entry.version, version, entry.value.record());
         self.commit.writes.push(write);
         entry.version = version;
+    }
+
+    /// Records `record` under `key`, whose version lives in `versions` (records that are not
+    /// kept as an [`Entry`], such as the policy's).
+    pub fn put(&mut self, key: Key, record: Record, versions: &mut HashMap<Key, u64>) {
+        let version = self.seq();
+        let expect = versions.get(&key).copied().unwrap_or(0);
+        versions.insert(key.clone(), version);
+        self.commit
+            .writes
+            .push(Write::put(key, expect, version, record));
     }
 
     pub fn delete<T>(&mut self, key: Key, entry: &Entry<T>) {

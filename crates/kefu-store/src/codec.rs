@@ -21,6 +21,8 @@ const QR_CODE: u8 = 33;
 const FOLLOW: u8 = 34;
 const KF_ACCOUNTS: u8 = 35;
 const STABLE_TOKENS: u8 = 36;
+const RULESET: u8 = 7;
+const ROLLOUT: u8 = 8;
 
 /// appids and openids never contain NUL, so it separates the two halves of a conversation key.
 const SEPARATOR: u8 = 0;
@@ -39,6 +41,8 @@ pub(crate) fn encode_key(key: &Key) -> Vec<u8> {
         Key::Account(appid) => tagged(ACCOUNT, appid),
         Key::User(user_id) => tagged(USER, user_id),
         Key::Tokens(appid) => tagged(TOKENS, appid),
+        Key::RuleSet(name) => tagged(RULESET, name),
+        Key::Rollout(id) => tagged(ROLLOUT, id),
         Key::Conversation { appid, openid } => {
             let mut out = tagged(CONVERSATION, appid);
             out.push(SEPARATOR);
@@ -81,6 +85,8 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
         ACCOUNT => Key::Account(text(rest)?),
         USER => Key::User(text(rest)?),
         TOKENS => Key::Tokens(text(rest)?),
+        RULESET => Key::RuleSet(text(rest)?),
+        ROLLOUT => Key::Rollout(text(rest)?),
         CONVERSATION => {
             let at = rest
                 .iter()
@@ -155,6 +161,8 @@ mod tests {
             Key::Account("wx0123456789abcdef".into()),
             Key::User("u1".into()),
             Key::Tokens("wx0123456789abcdef".into()),
+            Key::RuleSet("my-rules".into()),
+            Key::Rollout("wechat-2023-quota-change".into()),
             Key::Conversation {
                 appid: "wx0123456789abcdef".into(),
                 openid: "o123".into(),

@@ -10,7 +10,7 @@
 
 use crate::port::{Commit, Conflict, Store, StoreError, Write};
 use crate::records::*;
-use kefu_policy::Conversation;
+use kefu_policy::{Batch, Conversation, Rollout, RolloutSpec, RuleBook};
 
 #[macro_export]
 macro_rules! store_conformance_suite {
@@ -87,6 +87,7 @@ fn trigger(seq: u64, at: i64) -> TrafficRecord {
             appid: "wx1".to_owned(),
             openid: "o1".to_owned(),
             trigger: "message".to_owned(),
+            ruleset: "wechat-oa-2023".to_owned(),
         },
     }
 }
@@ -302,6 +303,45 @@ pub fn scan_returns_every_record(store: &dyn Store) {
             }),
         ),
     ];
+    let mut rollout = Rollout::new(
+        RolloutSpec {
+            id: "r1".into(),
+            platform: None,
+            from: "wechat-oa-2021".into(),
+            to: "wechat-oa-2023".into(),
+            new_accounts_from: 1_686_499_200,
+            batches: vec![Batch {
+                at: 1_691_366_400,
+                percent_hundredths: 10_000,
+            }],
+            channels: None,
+        },
+        &RuleBook::shipped(),
+    )
+    .unwrap();
+    rollout.pause(1_688_000_000).unwrap();
+    rollout.pin("wx1", kefu_policy::PinSide::To, 1_688_000_001);
+    let mut writes = writes;
+    writes.push(Write::put(
+        Key::RuleSet("mine".into()),
+        0,
+        7,
+        Record::RuleSet(StoredRuleSet {
+            id: 300,
+            toml: "name = \"mine\"".into(),
+        }),
+    ));
+    writes.push(Write::put(
+        Key::Rollout("r1".into()),
+        0,
+        8,
+        Record::Rollout(StoredRollout {
+            seq: 9,
+            created_at: 1_687_000_000,
+            note: Some("illustrative".into()),
+            rollout,
+        }),
+    ));
     let expected: Vec<(Key, Record)> = writes
         .iter()
         .filter_map(|w| Some((w.key.clone(), w.value.clone()?)))

@@ -191,5 +191,7 @@ fn record_name(record: &Record) -> &'static str {
         Record::Follow(_) => "Follow",
         Record::KfAccounts(_) => "KfAccounts",
         Record::StableTokens(_) => "StableTokens",
+        Record::RuleSet(_) => "RuleSet",
+        Record::Rollout(_) => "Rollout",
     }
 }

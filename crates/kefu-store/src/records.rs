@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use kefu_policy::Conversation;
+use kefu_policy::{Conversation, Rollout};
 use serde::{Deserialize, Serialize};
 
 pub use crate::records_oa::*;
@@ -41,6 +41,10 @@ pub enum Key {
     KfAccounts(String),
     /// An account's stable tokens (by appid).
     StableTokens(String),
+    /// A rule set defined over the API (shipped ones are not stored).
+    RuleSet(String),
+    /// A rollout, with its pause and pin history.
+    Rollout(String),
 }
 
 /// A mutable record. The variant always matches its [`Key`]'s.
@@ -58,6 +62,8 @@ pub enum Record {
     Follow(FollowRecord),
     KfAccounts(KfAccountSet),
     StableTokens(StableTokenSet),
+    RuleSet(StoredRuleSet),
+    Rollout(StoredRollout),
 }
 
 impl Record {
@@ -77,6 +83,8 @@ impl Record {
                 | (Key::Follow { .. }, Record::Follow(_))
                 | (Key::KfAccounts(_), Record::KfAccounts(_))
                 | (Key::StableTokens(_), Record::StableTokens(_))
+                | (Key::RuleSet(_), Record::RuleSet(_))
+                | (Key::Rollout(_), Record::Rollout(_))
         )
     }
 }
@@ -205,11 +213,13 @@ pub enum TrafficEvent {
         platform: String,
         registered_at: i64,
     },
-    /// A trigger (`message`, `follow`, ...) or `unfollow`.
+    /// A trigger (`message`, `follow`, ...) or `unfollow`, with the rule set in force for the
+    /// account when it happened (empty for `unfollow`).
     Trigger {
         appid: String,
         openid: String,
         trigger: String,
+        ruleset: String,
     },
     /// A customer-service send, accepted or refused.
     Send {
@@ -219,4 +229,22 @@ pub enum TrafficEvent {
         errcode: u32,
         ruleset: String,
     },
+}
+
+/// A rule set defined over the API, under the id its grants refer to. Kept as its TOML file:
+/// the format users read and write, and stable across versions of kefu.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRuleSet {
+    pub id: u16,
+    pub toml: String,
+}
+
+/// A rollout as created, with its history, the order it was created in (rollouts chain in
+/// creation order) and the note its file carried.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRollout {
+    pub seq: u64,
+    pub created_at: i64,
+    pub note: Option<String>,
+    pub rollout: Rollout,
 }

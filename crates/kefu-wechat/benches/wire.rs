@@ -37,7 +37,7 @@ fn key() -> AesKey {
     AesKey::from_bytes(*b"0123456789abcdef0123456789abcdef")
 }
 
-#[divan::bench]
+#[divan::bench(sample_count = 2000, sample_size = 20)]
 fn push_encrypt_and_sign(bencher: Bencher<'_, '_>) {
     let (push, key) = (push(), key());
     bencher.bench_local(|| {
@@ -54,7 +54,7 @@ fn push_encrypt_and_sign(bencher: Bencher<'_, '_>) {
     });
 }
 
-#[divan::bench]
+#[divan::bench(sample_count = 2000, sample_size = 20)]
 fn reply_verify_and_decrypt(bencher: Bencher<'_, '_>) {
     let key = key();
     let xml = push().to_xml();
@@ -78,18 +78,18 @@ fn reply_verify_and_decrypt(bencher: Bencher<'_, '_>) {
     });
 }
 
-#[divan::bench]
+#[divan::bench(sample_count = 2000, sample_size = 20)]
 fn send_parse_and_validate() -> bool {
     validate_custom_send(black_box(SEND_BODY), SendScope::OfficialAccount).is_ok()
 }
 
-#[divan::bench]
+#[divan::bench(sample_count = 2000, sample_size = 20)]
 fn baseline_push_xml_only(bencher: Bencher<'_, '_>) {
     let push = push();
     bencher.bench_local(|| black_box(&push).to_xml());
 }
 
-#[divan::bench]
+#[divan::bench(sample_count = 2000, sample_size = 20)]
 fn baseline_serde_json_parse() -> bool {
     serde_json::from_slice::<serde_json::Value>(black_box(SEND_BODY)).is_ok()
 }

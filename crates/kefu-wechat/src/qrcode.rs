@@ -6,7 +6,7 @@ use crate::ErrCode;
 use crate::json::parse_body;
 
 /// Expiry of a temporary code created without `expire_seconds`: 60 s per the current doc
-/// (older copies say 30, §8 [UNCERTAIN]).
+/// (older copies say 30, §8, uncertain).
 pub const DEFAULT_EXPIRE_SECONDS: u32 = 60;
 /// The longest temporary code: 30 days.
 pub const MAX_EXPIRE_SECONDS: u32 = 2_592_000;

@@ -8,7 +8,7 @@ use crate::ErrCode;
 use crate::json::{opt_str, parse_body, parse_object};
 
 /// A `kf/send_msg` msgtype (§11.1). The customer-acquisition link type is left out: its wire
-/// name is not confirmed (§11.1 [UNCERTAIN]).
+/// name is not confirmed (§11.1, uncertain).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KfMsgType {
     Text,

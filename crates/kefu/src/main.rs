@@ -1,6 +1,10 @@
 //! `kefu`: the binary only wires. Flags (each also a `KEFU_*` environment variable) become a
 //! `kefu_server::Config`; the server does the rest.
 
+mod export;
+mod replay;
+mod svg;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +13,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use kefu_policy::Platform;
 use kefu_server::clock::SystemClock;
+use kefu_server::rollout_file::{self, RolloutFile};
 use kefu_server::seed::{self, Report, Seed};
 use kefu_server::{App, ClockMode, Config};
 use kefu_store::EmbeddedStore;
@@ -30,6 +35,50 @@ struct Cli {
 enum Command {
     /// Serve the WeChat developer API (/cgi-bin) and kefu's own API (/api/v1).
     Serve(Serve),
+    /// Decide every send of a traffic export again under two rule sets (or a rollout) and
+    /// report what would differ. Needs no data directory.
+    Replay(ReplayArgs),
+    /// Write a running kefu's traffic log (JSON lines) to a file or stdout.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The traffic export (JSON lines, as GET /api/v1/traffic or `kefu export` write it).
+    #[arg(long)]
+    traffic: PathBuf,
+    /// The first rule set: a shipped name, a rule-set TOML file, or `recorded` (each trigger
+    /// under the rule set the live server recorded).
+    #[arg(long, requires = "against", conflicts_with = "rollout")]
+    rules: Option<String>,
+    /// The rule set to compare with (same forms as --rules).
+    #[arg(long, requires = "rules")]
+    against: Option<String>,
+    /// Compare a rollout with staying on its `from`: a shipped rollout id or a rollout file.
+    #[arg(long, required_unless_present = "rules")]
+    rollout: Option<String>,
+    /// Where report.json and refusals.svg go.
+    #[arg(long, default_value = "./kefu-replay")]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// The running kefu, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "KEFU_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Its admin token.
+    #[arg(long, env = "KEFU_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: String,
+    /// Only records at or after this instant (RFC 3339); account lines are always included.
+    #[arg(long)]
+    from: Option<String>,
+    /// Only records before this instant (RFC 3339).
+    #[arg(long)]
+    to: Option<String>,
+    /// The file to write; stdout when absent.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -65,6 +114,10 @@ struct Serve {
     /// A platform's default rule set, as PLATFORM=NAME (oa, wecom, kf, miniprogram); repeatable.
     #[arg(long, env = "KEFU_DEFAULT_RULESET", value_delimiter = ',', value_parser = parse_default)]
     default_ruleset: Vec<(Platform, String)>,
+    /// Create a rollout at start-up unless it exists: the id of a shipped one
+    /// (wechat-2023-quota-change) or the path of a rollout file; repeatable.
+    #[arg(long = "rollout", env = "KEFU_ROLLOUT", value_delimiter = ',')]
+    rollouts: Vec<String>,
     /// Log format on stderr.
     #[arg(long, env = "KEFU_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -112,7 +165,64 @@ fn main() -> anyhow::Result<()> {
                 .context("starting the async runtime")?
                 .block_on(run_serve(serve))
         }
+        Command::Replay(args) => run_replay(args),
+        Command::Export(args) => {
+            let options = export::Options {
+                url: args.url,
+                admin_token: args.admin_token,
+                from: args.from,
+                to: args.to,
+                out: args.out,
+            };
+            let bytes = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?
+                .block_on(export::run(options))?;
+            eprintln!("exported {bytes} bytes of traffic");
+            Ok(())
+        }
     }
+}
+
+fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
+    let mut book = kefu_policy::RuleBook::shipped();
+    let side = |book: &mut kefu_policy::RuleBook, name: &str| -> anyhow::Result<replay::Side> {
+        let assign = if name == "recorded" {
+            replay::Assign::Recorded
+        } else {
+            replay::Assign::Fixed(replay::ruleset(book, name)?)
+        };
+        Ok(replay::Side {
+            label: name.to_owned(),
+            assign,
+        })
+    };
+    let sides = match (&args.rules, &args.against, &args.rollout) {
+        (Some(a), Some(b), None) => [side(&mut book, a)?, side(&mut book, b)?],
+        (None, None, Some(rollout)) => {
+            let file = read_rollout(rollout)?;
+            let rollout = kefu_policy::Rollout::new(file.spec, &book)
+                .with_context(|| format!("--rollout {rollout}"))?;
+            let from = side(&mut book, &rollout.from)?;
+            let label = format!("rollout {} ({} → {})", rollout.id, rollout.from, rollout.to);
+            [
+                from,
+                replay::Side {
+                    label,
+                    assign: replay::Assign::Rollouts(vec![rollout]),
+                },
+            ]
+        }
+        _ => bail!("give --rules A --against B, or --rollout ID|FILE"),
+    };
+    replay::run(replay::Options {
+        traffic: args.traffic,
+        out: args.out,
+        sides,
+        book,
+    })?;
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {
@@ -140,6 +250,11 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         clock_reset: serve.clock_reset,
         admin_token: serve.admin_token.filter(|t| !t.is_empty()),
         default_rulesets: serve.default_ruleset,
+        rollouts: serve
+            .rollouts
+            .iter()
+            .map(|r| read_rollout(r))
+            .collect::<anyhow::Result<_>>()?,
         wall: Arc::new(SystemClock),
     };
     if config.clock_mode == ClockMode::System && config.clock_start.is_some() {
@@ -238,6 +353,17 @@ fn print_demo(demo: &Report, local: SocketAddr) {
         };
         println!("demo user {} ({}): {follows}", user.user_id, user.nickname);
     }
+}
+
+/// A shipped rollout by id, or a rollout file by path.
+fn read_rollout(name: &str) -> anyhow::Result<RolloutFile> {
+    let text = match rollout_file::shipped(name) {
+        Some(text) => text.to_owned(),
+        None => std::fs::read_to_string(name).with_context(|| {
+            format!("--rollout {name}: neither a shipped rollout (wechat-2023-quota-change) nor a readable file")
+        })?,
+    };
+    rollout_file::parse(&text).with_context(|| format!("--rollout {name}"))
 }
 
 async fn shutdown_signal() {

@@ -13,6 +13,7 @@ use crate::app::{App, Ctx};
 use crate::body::api_json;
 use crate::error::ApiError;
 use crate::ids;
+use crate::shadow::{Event as ShadowEvent, Shadow};
 use crate::timefmt::rfc3339;
 use crate::world::{Entry, OpenidOwner, Tx, World};
 
@@ -141,6 +142,7 @@ fn decide(
         _ => {}
     }
     let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
+    let watched = Shadow::watches(ctx.policy, &account.value, ctx.now);
 
     let openid = match openid {
         Some(openid) => openid,
@@ -152,6 +154,7 @@ fn decide(
         .or_default()
         .entry(openid.clone())
         .or_insert_with(|| Entry::new(Conversation::new(false)));
+    let shadowed = watched.then(|| conversation.value.clone());
     let state = &mut conversation.value;
     match action.trigger() {
         Some(trigger) => {
@@ -164,6 +167,22 @@ fn decide(
         None => state.unfollow(),
     }
     let view = state.view(ctx.now, ctx.rules);
+    if let Some(before) = shadowed
+        && let Some(account) = world.accounts.get(appid)
+    {
+        let event = match action.trigger() {
+            Some(trigger) => ShadowEvent::Trigger(trigger),
+            None => ShadowEvent::Unfollow,
+        };
+        world.shadow.observe(
+            ctx.policy,
+            &account.value,
+            &openid,
+            &before,
+            &event,
+            ctx.now,
+        );
+    }
     let key = Key::Conversation {
         appid: appid.to_owned(),
         openid: openid.clone(),
@@ -176,6 +195,10 @@ fn decide(
             appid: appid.to_owned(),
             openid: openid.clone(),
             trigger: trigger_name.to_owned(),
+            ruleset: match action.trigger() {
+                Some(_) => ctx.rules.get(ruleset).name.clone(),
+                None => String::new(),
+            },
         },
     );
     let pushed = match action {

@@ -6,7 +6,10 @@ mod actions;
 mod clock;
 mod conversations;
 mod oa;
-mod oa_actions;
+pub(crate) mod oa_actions;
+pub mod rollouts;
+mod rulesets;
+mod traffic;
 mod users;
 
 use std::collections::HashMap;
@@ -45,6 +48,18 @@ pub fn router(app: App) -> Router<App> {
         .route("/accounts/{appid}/menu", get(oa::menu))
         .route("/accounts/{appid}/qrcodes", get(oa::qrcodes))
         .route("/openapi.json", get(crate::openapi::serve))
+        .route("/rulesets", get(rulesets::list))
+        .route("/rulesets/{name}", get(rulesets::get).put(rulesets::put))
+        .route("/rollouts", post(rollouts::create).get(rollouts::list))
+        .route("/rollouts/{id}", get(rollouts::get))
+        .route("/rollouts/{id}/pause", post(rollouts::pause))
+        .route("/rollouts/{id}/resume", post(rollouts::resume))
+        .route(
+            "/rollouts/{id}/pins/{appid}",
+            axum::routing::put(rollouts::pin).delete(rollouts::unpin),
+        )
+        .route("/accounts/{appid}/notices", get(rollouts::notices))
+        .route("/traffic", get(traffic::export))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app, authorize))
 }

@@ -7,7 +7,7 @@
 //! can be hooked in between.
 
 use axum::Json;
-use kefu_policy::{Channel, Conversation, Trigger};
+use kefu_policy::{Channel, Conversation, RuleSetId, Trigger};
 use kefu_store::{Key, QrSceneValue, TrafficEvent};
 use kefu_wechat::PushKind;
 use kefu_wechat::menu::ButtonType;
@@ -181,8 +181,9 @@ pub fn menu_click(
     let push = button.tap_event(scan_result, None);
     let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
 
-    let conversation = conversation(world, appid, &openid);
     let trigger = kind.opens_window().then_some(Trigger::MenuClick);
+    let before = trigger.and_then(|_| world.shadow_before(ctx, appid, &openid));
+    let conversation = conversation(world, appid, &openid);
     if let Some(trigger) = trigger {
         conversation
             .value
@@ -192,9 +193,12 @@ pub fn menu_click(
             openid: openid.clone(),
         };
         tx.save(key, conversation);
-        record_trigger(tx, ctx, appid, &openid, trigger);
     }
     let view = conversation.value.view(ctx.now, ctx.rules);
+    if let Some(trigger) = trigger {
+        world.shadow_trigger(ctx, appid, &openid, before, trigger);
+        record_trigger(tx, ctx, appid, &openid, trigger, ruleset);
+    }
     Ok(Outcome {
         appid: appid.to_owned(),
         openid,
@@ -256,6 +260,7 @@ pub fn qr_scan(
         Some(openid) => openid.clone(),
         None => first_contact(world, tx, user_id, appid),
     };
+    let before = world.shadow_before(ctx, appid, &openid);
     let conversation = conversation(world, appid, &openid);
     let was_following = conversation.value.following();
     conversation
@@ -284,7 +289,8 @@ pub fn qr_scan(
             qr: Some((scene, qr.ticket.clone())),
         }
     };
-    record_trigger(tx, ctx, appid, &openid, Trigger::QrScan);
+    world.shadow_trigger(ctx, appid, &openid, before, Trigger::QrScan);
+    record_trigger(tx, ctx, appid, &openid, Trigger::QrScan, ruleset);
     Ok(Outcome {
         appid: appid.to_owned(),
         openid,
@@ -309,13 +315,22 @@ fn conversation<'a>(
         .or_insert_with(|| Entry::new(Conversation::new(false)))
 }
 
-fn record_trigger(tx: &mut Tx, ctx: &Ctx<'_>, appid: &str, openid: &str, trigger: Trigger) {
+/// The trigger's traffic record, with the rule set in force for the account.
+pub fn record_trigger(
+    tx: &mut Tx,
+    ctx: &Ctx<'_>,
+    appid: &str,
+    openid: &str,
+    trigger: Trigger,
+    ruleset: RuleSetId,
+) {
     tx.traffic(
         ctx.now,
         TrafficEvent::Trigger {
             appid: appid.to_owned(),
             openid: openid.to_owned(),
             trigger: trigger.as_str().to_owned(),
+            ruleset: ctx.rules.get(ruleset).name.clone(),
         },
     );
 }

@@ -16,6 +16,7 @@ use crate::app::App;
 use crate::body::cgi_bytes;
 use crate::error::{WxError, wx_json};
 use crate::metrics::Metrics;
+use crate::shadow::{Event as ShadowEvent, Shadow};
 
 pub async fn send(
     State(app): State<App>,
@@ -51,7 +52,21 @@ pub async fn send(
                 .get_mut(&appid)
                 .and_then(|c| c.get_mut(&message.touser))
                 .ok_or(WxError(ErrCode::InvalidOpenid))?;
+            let shadowed = Shadow::watches(ctx.policy, &account.value, ctx.now)
+                .then(|| conversation.value.clone());
             let decision = conversation.value.send(ctx.now, ctx.rules);
+            if let Some(before) = shadowed {
+                let event = ShadowEvent::Send(decision.errcode());
+                let (policy, now) = (ctx.policy, ctx.now);
+                world.shadow.observe(
+                    policy,
+                    &account.value,
+                    &message.touser,
+                    &before,
+                    &event,
+                    now,
+                );
+            }
             tx.traffic(
                 ctx.now,
                 TrafficEvent::Send {

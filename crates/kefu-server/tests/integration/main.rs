@@ -10,6 +10,8 @@ mod metrics;
 mod oa_actions;
 mod oa_cgi;
 mod openapi;
+mod rollouts;
+mod rulesets;
 mod seed;
 mod send;
 mod support;

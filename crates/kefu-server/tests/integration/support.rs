@@ -27,23 +27,33 @@ pub struct Kefu {
 }
 
 pub async fn start() -> Kefu {
+    start_at(START).await
+}
+
+/// A kefu whose virtual rule clock starts at `clock_start`.
+pub async fn start_at(clock_start: i64) -> Kefu {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().to_path_buf();
-    let mut kefu = start_in(&dir, ManualClock::new(START)).await;
+    let mut kefu = start_in_at(&dir, ManualClock::new(START), clock_start).await;
     kefu._temp = Some(temp);
     kefu
 }
 
 /// Starts kefu on the data directory `dir` (kept by the caller across restarts).
 pub async fn start_in(dir: &Path, wall: ManualClock) -> Kefu {
+    start_in_at(dir, wall, START).await
+}
+
+async fn start_in_at(dir: &Path, wall: ManualClock, clock_start: i64) -> Kefu {
     let store = EmbeddedStore::open(dir).unwrap();
     let config = Config {
         store: Arc::new(store),
         clock_mode: ClockMode::Virtual,
-        clock_start: Some(START),
+        clock_start: Some(clock_start),
         clock_reset: false,
         admin_token: Some(ADMIN.into()),
         default_rulesets: vec![],
+        rollouts: vec![],
         wall: Arc::new(wall.clone()),
     };
     let (app, _) = App::open(config).await.unwrap();
@@ -193,6 +203,12 @@ impl Kefu {
             )
             .await;
         answer["errcode"].as_i64().unwrap()
+    }
+
+    /// Sets the virtual rule clock (RFC 3339).
+    pub async fn set_clock(&self, now: &str) {
+        self.api_ok(Method::POST, "/clock/set", Some(json!({ "now": now })))
+            .await;
     }
 
     pub async fn advance(&self, seconds: i64) {

@@ -6,4 +6,5 @@
 mod clients;
 mod crash;
 mod logs;
+mod replay;
 mod support;
