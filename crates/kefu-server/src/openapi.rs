@@ -48,6 +48,9 @@ const CONVERSATION: &str = "openid:string, following:boolean, ruleset:string, co
      expires_at:string}], \
      next_send{decision:string, errcode:integer, errmsg:string, reopen:array, why:string}";
 
+const RULESET_FILE: &str =
+    "name:string, platform:string, combine:string, triggers:object, capabilities:object";
+
 const OPS: &[Op] = &[
     Op {
         method: "get",
@@ -271,6 +274,138 @@ const OPS: &[Op] = &[
         status: 200,
         response: Some("reset:boolean, clock=$Clock"),
     },
+    Op {
+        method: "get",
+        path: "/api/v1/rulesets",
+        tag: "rulesets",
+        summary: "Every rule set: shipped and defined over the API",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("rulesets[$RuleSet]"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/rulesets/{name}",
+        tag: "rulesets",
+        summary: "One rule set",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("$RuleSet"),
+    },
+    Op {
+        method: "put",
+        path: "/api/v1/rulesets/{name}",
+        tag: "rulesets",
+        summary: "Define or change a rule set (TOML with Content-Type application/toml, or \
+                  JSON); 409 ruleset_in_use, 422 invalid_ruleset with a reason",
+        query: &[],
+        request: Some(RULESET_FILE),
+        status: 201,
+        response: Some("$RuleSet"),
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/rollouts",
+        tag: "rollouts",
+        summary: "Create a rollout from one rule set to another",
+        query: &[],
+        request: Some(
+            "id:string, platform:string, from:string, to:string, new_accounts_from:string, \
+             batches[{at:string, percent:number}], channels:array, note:string",
+        ),
+        status: 201,
+        response: Some("$Rollout"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/rollouts",
+        tag: "rollouts",
+        summary: "Every rollout, in creation order",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("rollouts[$Rollout]"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/rollouts/{id}",
+        tag: "rollouts",
+        summary: "One rollout and its progress",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("$Rollout"),
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/rollouts/{id}/pause",
+        tag: "rollouts",
+        summary: "Pause a rollout at the rule clock's now",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("$Rollout"),
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/rollouts/{id}/resume",
+        tag: "rollouts",
+        summary: "Resume a paused rollout",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("$Rollout"),
+    },
+    Op {
+        method: "put",
+        path: "/api/v1/rollouts/{id}/pins/{appid}",
+        tag: "rollouts",
+        summary: "Pin an account to the rollout's from or to",
+        query: &[],
+        request: Some("pin:string"),
+        status: 200,
+        response: Some("$Rollout"),
+    },
+    Op {
+        method: "delete",
+        path: "/api/v1/rollouts/{id}/pins/{appid}",
+        tag: "rollouts",
+        summary: "End an account's pin",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some("$Rollout"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/accounts/{appid}/notices",
+        tag: "rollouts",
+        summary: "The account's rule-set changes, oldest first",
+        query: &[],
+        request: None,
+        status: 200,
+        response: Some(
+            "notices[{at:string, kind:string, channel:string, from:string, to:string, \
+             text:string}]",
+        ),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/traffic",
+        tag: "rollouts",
+        summary: "Every trigger and send in [from, to), one JSON object a line \
+                  (application/x-ndjson)",
+        query: &["from", "to"],
+        request: None,
+        status: 200,
+        response: Some(
+            "v:integer, seq:integer, at:string, kind:string, appid:string, platform:string, \
+             registered_at:string, openid:string, trigger:string, api:string, \
+             errcode:integer, ruleset:string",
+        ),
+    },
 ];
 
 /// Shared schemas.
@@ -286,6 +421,20 @@ const SCHEMAS: &[(&str, &str)] = &[
         "user_id:string, nickname:string, openids:object, created_at:string",
     ),
     ("Clock", "mode:string, now:string, unix:integer"),
+    (
+        "RuleSet",
+        "name:string, platform:string, combine:string, triggers:object, capabilities:object, \
+         shipped:boolean, in_use:boolean, toml:string",
+    ),
+    (
+        "Rollout",
+        "id:string, platform:string, from:string, to:string, new_accounts_from:string, \
+         batches[{at:string, percent:number}], channels:array, note:string, created_at:string, \
+         active:boolean, paused:boolean, pauses[{at:string, resumed:string}], \
+         pins[{appid:string, pin:string, at:string, until:string}], \
+         progress{moved:integer, total:integer, next_batch{at:string, percent:number}, \
+         shadow{would_differ:object}}",
+    ),
     ("Error", "error{code:string, message:string}"),
 ];
 
@@ -338,6 +487,10 @@ fn operation(op: &Op) -> Value {
         json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}})
     }));
     let success = match (op.response, op.path) {
+        (Some(fields), "/api/v1/traffic") => json!({
+            "description": op.summary,
+            "content": { "application/x-ndjson": { "schema": schema(fields) } },
+        }),
         (Some(fields), _) => json!({
             "description": op.summary,
             "content": { "application/json": { "schema": schema(fields) } },

@@ -195,7 +195,9 @@ async fn every_declared_operation_is_routed() {
         let concrete = path
             .replace("{appid}", "wx0000000000000000")
             .replace("{user_id}", "u_nobody")
-            .replace("{openid}", "o_nobody");
+            .replace("{openid}", "o_nobody")
+            .replace("{name}", "no-such-ruleset")
+            .replace("{id}", "no-such-rollout");
         for method in operations.as_object().unwrap().keys() {
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let response = kefu
