@@ -341,3 +341,58 @@ async fn unfollow_then_scan_refollows_through_the_code() {
     assert_eq!(info["qr_scene"], 42);
     assert_eq!(kefu.send_text(&s.token, &s.openid, "welcome back").await, 0);
 }
+
+#[tokio::test]
+async fn each_trigger_is_one_traffic_record() {
+    let kefu = start().await;
+    let s = with_menu(&kefu).await;
+    let appid = s.account["appid"].as_str().unwrap();
+    let ticket = create_qr(
+        &kefu,
+        &s.token,
+        json!({"action_name": "QR_LIMIT_SCENE", "action_info": {"scene": {"scene_id": 5}}}),
+    )
+    .await;
+    let bob = kefu.user("Bob").await;
+    kefu.act_ok(&bob, json!({"type": "qr_scan", "ticket": ticket}))
+        .await;
+    for key in ["TODAY", "https://example.com/"] {
+        kefu.act_ok(
+            &s.user,
+            json!({"appid": appid, "type": "menu_click", "key": key}),
+        )
+        .await;
+    }
+    let text = kefu
+        .client
+        .get(format!("{}/api/v1/traffic", kefu.base))
+        .bearer_auth(crate::support::ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let triggers: Vec<(String, String)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["kind"] == "trigger")
+        .map(|l| {
+            let trigger = l["trigger"].as_str().unwrap().to_owned();
+            let ruleset = l["ruleset"].as_str().unwrap().to_owned();
+            (trigger, ruleset)
+        })
+        .collect();
+    let named = |t: &str| (t.to_owned(), "wechat-oa-2023".to_owned());
+    // The scene's follow and message, Bob's scan (no separate follow), one granting click; the
+    // view click is no trigger.
+    assert_eq!(
+        triggers,
+        [
+            named("follow"),
+            named("message"),
+            named("qr_scan"),
+            named("menu_click")
+        ]
+    );
+}
