@@ -9,6 +9,7 @@ mod clock;
 mod metrics;
 mod oa_actions;
 mod oa_cgi;
+mod oa_kf;
 mod openapi;
 mod rollouts;
 mod rulesets;
