@@ -54,6 +54,8 @@ pub struct World {
     pub tokens: HashMap<String, Entry<TokenSet>>,
     /// access token → appid.
     pub token_index: HashMap<String, String>,
+    /// Stable tokens, menus, QR codes, follows and KF accounts (`oa.rs`).
+    pub oa: crate::oa::OaState,
     /// The rules in force; decisions read a clone of the `Arc`.
     pub policy: Arc<Policy>,
     /// Store versions of the records behind `policy` (rule sets, rollouts).
@@ -77,6 +79,7 @@ impl World {
             conversations: HashMap::new(),
             tokens: HashMap::new(),
             token_index: HashMap::new(),
+            oa: crate::oa::OaState::default(),
             policy: Arc::new(policy),
             versions: HashMap::new(),
             shadow: Shadow::default(),
@@ -119,6 +122,7 @@ impl World {
                 }
                 self.tokens.insert(appid, Entry { value: t, version });
             }
+            (key, value) if crate::oa::owns(&key) => self.oa.restore(key, value, version),
             (key @ Key::RuleSet(_), Record::RuleSet(r)) => {
                 self.versions.insert(key, version);
                 self.restored_rulesets.push(r);

@@ -186,6 +186,11 @@ fn record_name(record: &Record) -> &'static str {
         Record::User(_) => "User",
         Record::Conversation(_) => "Conversation",
         Record::Tokens(_) => "Tokens",
+        Record::Menu(_) => "Menu",
+        Record::QrCode(_) => "QrCode",
+        Record::Follow(_) => "Follow",
+        Record::KfAccounts(_) => "KfAccounts",
+        Record::StableTokens(_) => "StableTokens",
         Record::RuleSet(_) => "RuleSet",
         Record::Rollout(_) => "Rollout",
     }

@@ -6,8 +6,14 @@
 
 mod accounts;
 mod clock;
+mod metrics;
+mod oa_actions;
+mod oa_cgi;
+mod oa_kf;
+mod openapi;
 mod rollouts;
 mod rulesets;
+mod seed;
 mod send;
 mod support;
 mod tokens;

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod clients;
+mod clients_oa;
 mod crash;
 mod logs;
 mod replay;
+mod seed;
 mod support;
