@@ -87,6 +87,28 @@ pub fn aes_random16() -> [u8; 16] {
     random_bytes::<16>()
 }
 
+/// Letters and digits only.
+fn alphanumeric(n: usize) -> String {
+    url_safe(n * 2)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .chain(std::iter::repeat_with(|| 'A'))
+        .take(n)
+        .collect()
+}
+
+/// A QR code ticket in WeChat's shape (`gQ…==`, base64-looking). Letters and digits only
+/// between the two, so that a client that forgets to URL-encode it (co-wechat-api's
+/// `showQRCodeURL`) still names it right.
+pub fn qr_ticket() -> String {
+    format!("gQ{}==", alphanumeric(62))
+}
+
+/// What a QR code encodes: `https://weixin.qq.com/q/` and 22 characters, as WeChat's codes do.
+pub fn qr_url() -> String {
+    format!("https://weixin.qq.com/q/{}", alphanumeric(22))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +131,9 @@ mod tests {
             assert!(n.chars().all(|c| c.is_ascii_digit()));
             assert_eq!(echostr().len(), 19);
         }
+        let t = qr_ticket();
+        assert!(t.starts_with("gQ") && t.ends_with("==") && t.len() == 66);
+        assert!(t[2..64].chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(qr_url().len(), "https://weixin.qq.com/q/".len() + 22);
     }
 }

@@ -7,11 +7,17 @@
 //!   `mutate` and `read` are the only ways handlers touch state.
 //! - `world`: the in-memory state and `Tx`, which turns each change into store writes.
 //! - `writer`: the one writer thread and its group commit.
-//! - [`push`]: webhook deliveries: the outbox, the dispatcher and its workers, URL verification.
 //! - [`clock`]: the rule clock and the wall clock.
-//! - `cgi`: one module per `/cgi-bin` family (token, custom messages).
-//! - `api`: one module per `/api/v1` resource (accounts, users, actions, conversations, clock,
-//!   deliveries).
+//! - `cgi`: one module per `/cgi-bin` family (token, stable token, custom messages, menu, QR
+//!   codes, users, KF accounts).
+//! - `api`: one module per `/api/v1` resource (accounts, users, actions, conversations, clock;
+//!   `oa` for menus and QR codes, `oa_actions` for `menu_click` and `qr_scan`).
+//! - `oa`: the world's state for menus, QR codes, follows, KF accounts and stable tokens.
+//! - `qrpng`: the QR code image of `showqrcode`.
+//! - `metrics`: `/metrics`; `openapi`: `/api/v1/openapi.json`, built from declarations.
+//! - [`seed`]: `kefu serve --seed FILE` and `--demo`.
+//! - [`push`]: webhook deliveries: the outbox, the dispatcher and its workers, URL verification;
+//!   `api/deliveries.rs` is the delivery log and replay.
 //! - `body`: request bodies: size limits and JSON parsing with the right refusal per API.
 //! - `error`: how each API says no.
 //!
@@ -25,9 +31,14 @@ mod cgi;
 pub mod clock;
 mod error;
 mod ids;
+mod metrics;
+mod oa;
+mod openapi;
 mod policy;
 pub mod push;
+mod qrpng;
 pub mod rollout_file;
+pub mod seed;
 mod shadow;
 mod timefmt;
 pub mod traffic;
@@ -49,10 +60,18 @@ pub use push::PushConfig;
 
 /// Every route kefu serves.
 pub fn router(app: App) -> Router {
+    let metrics = metrics::Metrics::new();
     Router::new()
         .nest("/cgi-bin", cgi::router())
+        .nest("/customservice", cgi::customservice_router())
         .nest("/api/v1", api::router(app.clone()))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::serve))
+        .layer(middleware::from_fn_with_state(
+            metrics.clone(),
+            metrics::track,
+        ))
+        .layer(axum::Extension(metrics))
         .layer(middleware::from_fn(log_request))
         .with_state(app)
 }

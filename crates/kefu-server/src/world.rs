@@ -58,6 +58,8 @@ pub struct World {
     pub token_index: HashMap<String, String>,
     /// Pending webhook deliveries and MsgId counters (`push`).
     pub outbox: Outbox,
+    /// Stable tokens, menus, QR codes, follows and KF accounts (`oa.rs`).
+    pub oa: crate::oa::OaState,
     /// The rules in force; decisions read a clone of the `Arc`.
     pub policy: Arc<Policy>,
     /// Store versions of the records behind `policy` (rule sets, rollouts).
@@ -82,6 +84,7 @@ impl World {
             tokens: HashMap::new(),
             token_index: HashMap::new(),
             outbox: Outbox::default(),
+            oa: crate::oa::OaState::default(),
             policy: Arc::new(policy),
             versions: HashMap::new(),
             shadow: Shadow::default(),
@@ -132,6 +135,7 @@ impl World {
                     .msg_ids
                     .insert(appid, Entry { value: c, version });
             }
+            (key, value) if crate::oa::owns(&key) => self.oa.restore(key, value, version),
             (key @ Key::RuleSet(_), Record::RuleSet(r)) => {
                 self.versions.insert(key, version);
                 self.restored_rulesets.push(r);

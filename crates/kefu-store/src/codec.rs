@@ -14,11 +14,19 @@ const ACCOUNT: u8 = 3;
 const USER: u8 = 4;
 const CONVERSATION: u8 = 5;
 const TOKENS: u8 = 6;
+// The Official Account surface's kinds start at 32, leaving room below for kinds other work
+// appends: a tag, once on disk, never changes meaning.
+const MENU: u8 = 32;
+const QR_CODE: u8 = 33;
+const FOLLOW: u8 = 34;
+const KF_ACCOUNTS: u8 = 35;
+const STABLE_TOKENS: u8 = 36;
 const RULESET: u8 = 7;
 const ROLLOUT: u8 = 8;
-// Far from the low tags so that kinds added elsewhere meanwhile never collide with these.
-const OUTBOX: u8 = 32;
-const MSG_IDS: u8 = 33;
+// Webhook deliveries start at 64, clear of the kinds above and of those the Official Account
+// surface may append after 36.
+const OUTBOX: u8 = 64;
+const MSG_IDS: u8 = 65;
 
 /// appids and openids never contain NUL, so it separates the two halves of a conversation key.
 const SEPARATOR: u8 = 0;
@@ -52,7 +60,22 @@ pub(crate) fn encode_key(key: &Key) -> Vec<u8> {
             out.extend_from_slice(openid.as_bytes());
             out
         }
+        Key::Menu(appid) => tagged(MENU, appid),
+        Key::QrCode(ticket) => tagged(QR_CODE, ticket),
+        Key::Follow { appid, openid } => pair(FOLLOW, appid, openid),
+        Key::KfAccounts(appid) => tagged(KF_ACCOUNTS, appid),
+        Key::StableTokens(appid) => tagged(STABLE_TOKENS, appid),
     }
+}
+
+/// Two strings under one tag, split by [`SEPARATOR`].
+fn pair(tag: u8, first: &str, second: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + first.len() + second.len());
+    out.push(tag);
+    out.extend_from_slice(first.as_bytes());
+    out.push(SEPARATOR);
+    out.extend_from_slice(second.as_bytes());
+    out
 }
 
 pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
@@ -92,6 +115,20 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
                 openid: text(&rest[at + 1..])?,
             }
         }
+        FOLLOW => {
+            let at = rest
+                .iter()
+                .position(|b| *b == SEPARATOR)
+                .ok_or_else(|| corrupt("follow key without separator"))?;
+            Key::Follow {
+                appid: text(&rest[..at])?,
+                openid: text(&rest[at + 1..])?,
+            }
+        }
+        MENU => Key::Menu(text(rest)?),
+        QR_CODE => Key::QrCode(text(rest)?),
+        KF_ACCOUNTS => Key::KfAccounts(text(rest)?),
+        STABLE_TOKENS => Key::StableTokens(text(rest)?),
         _ => return Err(corrupt("unknown key kind")),
     })
 }
@@ -162,6 +199,14 @@ mod tests {
             },
             Key::Outbox(0x0102_0304_0506_0708),
             Key::MsgIds("wx0123456789abcdef".into()),
+            Key::Menu("wx0123456789abcdef".into()),
+            Key::QrCode("gQH47joAAAAAAAAAASxodHRw==".into()),
+            Key::Follow {
+                appid: "wx0123456789abcdef".into(),
+                openid: "o123".into(),
+            },
+            Key::KfAccounts("wx0123456789abcdef".into()),
+            Key::StableTokens("wx0123456789abcdef".into()),
         ];
         for key in keys {
             assert_eq!(decode_key(&encode_key(&key)).unwrap(), key);
@@ -174,6 +219,7 @@ mod tests {
         assert!(decode_key(&[99]).is_err());
         assert!(decode_key(&[CONVERSATION, b'w', b'x']).is_err());
         assert!(decode_key(&[OUTBOX, 1, 2]).is_err());
+        assert!(decode_key(&[FOLLOW, b'w', b'x']).is_err());
         assert!(decode_record(b"k", &[1, 2, 3]).is_err());
         assert!(decode_version(b"k", &[1, 2, 3]).is_err());
         assert_eq!(

@@ -30,7 +30,8 @@ macro_rules! store_conformance_suite {
             wipe_keeps_only_named_keys,
             delivery_log_is_per_account_newest_first_and_pages,
             delivery_log_entry_is_replaced_by_id,
-            outbox_entry_lives_until_deleted
+            outbox_entry_lives_until_deleted,
+            official_account_records_round_trip
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -623,4 +624,141 @@ pub fn outbox_entry_lives_until_deleted(store: &dyn Store) {
         store.delivery(11).unwrap().map(|d| d.status),
         Some(DeliveryStatus::Delivered)
     );
+}
+
+/// Menus, QR codes, follows, KF accounts and stable tokens: stored, loaded, scanned, replaced
+/// and deleted like every other record.
+pub fn official_account_records_round_trip(store: &dyn Store) {
+    let token = IssuedToken {
+        token: "stable".into(),
+        issued_at: 10,
+        valid_until: 7210,
+    };
+    let records = [
+        (
+            Key::Menu("wx1".into()),
+            Record::Menu(MenuRecord {
+                json: r#"{"button":[{"type":"click","name":"今日歌曲","key":"V1001"}]}"#.into(),
+                created_at: 1_700_000_000,
+            }),
+        ),
+        (
+            Key::QrCode("gQH47joAAAAAAAAAASxodHRw==".into()),
+            Record::QrCode(QrCodeRecord {
+                ticket: "gQH47joAAAAAAAAAASxodHRw==".into(),
+                appid: "wx1".into(),
+                url: "http://weixin.qq.com/q/kZgfwMTm72WWPkovabbI".into(),
+                scene: QrSceneValue::Str("spring".into()),
+                permanent: false,
+                created_at: 1_700_000_000,
+                expires_at: Some(1_700_000_060),
+                seq: 3,
+            }),
+        ),
+        (
+            Key::QrCode("permanent".into()),
+            Record::QrCode(QrCodeRecord {
+                ticket: "permanent".into(),
+                appid: "wx1".into(),
+                url: "http://weixin.qq.com/q/p".into(),
+                scene: QrSceneValue::Id(100_000),
+                permanent: true,
+                created_at: 1_700_000_000,
+                expires_at: None,
+                seq: 4,
+            }),
+        ),
+        (
+            Key::Follow {
+                appid: "wx1".into(),
+                openid: "o1".into(),
+            },
+            Record::Follow(FollowRecord {
+                subscribe_time: 1_700_000_000,
+                qr_scene: Some(QrSceneValue::Id(7)),
+                seq: 5,
+            }),
+        ),
+        (
+            Key::KfAccounts("wx1".into()),
+            Record::KfAccounts(KfAccountSet {
+                accounts: vec![KfAccountRecord {
+                    kf_account: "test1@kftest".into(),
+                    nickname: "客服1".into(),
+                    kf_id: 1001,
+                    headimgurl: String::new(),
+                    kf_wx: None,
+                    invite_wx: Some("worker".into()),
+                    invite_expire_time: Some(1_700_604_800),
+                }],
+                next_id: 1002,
+            }),
+        ),
+        (
+            Key::StableTokens("wx1".into()),
+            Record::StableTokens(StableTokenSet {
+                tokens: vec![token],
+                force_day: 19_675,
+                force_count: 2,
+                last_force_at: Some(100),
+            }),
+        ),
+    ];
+    let writes = records
+        .iter()
+        .zip(1..)
+        .map(|((key, record), version)| Write::put(key.clone(), 0, version, record.clone()))
+        .collect();
+    commit_one(
+        store,
+        Commit {
+            writes,
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    for ((key, record), version) in records.iter().zip(1..) {
+        let loaded = store.load(key).unwrap().expect("stored");
+        assert_eq!((loaded.version, &loaded.value), (version, record));
+    }
+    let mut seen = 0;
+    store.scan(&mut |_, _| seen += 1).unwrap();
+    assert_eq!(seen, records.len());
+
+    // A follow is replaced on re-follow and deleted with its account.
+    let follow = records[3].0.clone();
+    let refollow = Record::Follow(FollowRecord {
+        subscribe_time: 1_700_000_100,
+        qr_scene: None,
+        seq: 9,
+    });
+    commit_one(
+        store,
+        Commit {
+            writes: vec![Write::put(follow.clone(), 4, 10, refollow.clone())],
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(store.load(&follow).unwrap().unwrap().value, refollow);
+    commit_one(
+        store,
+        Commit {
+            writes: vec![Write::delete(follow.clone(), 10)],
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(store.load(&follow).unwrap(), None);
+    // A record of one kind never fits another kind's key.
+    let result = store.commit(&[Commit {
+        writes: vec![Write::put(
+            Key::Menu("wx2".into()),
+            0,
+            11,
+            records[5].1.clone(),
+        )],
+        ..Commit::default()
+    }]);
+    assert!(matches!(result, Err(StoreError::Mismatch { .. })));
 }

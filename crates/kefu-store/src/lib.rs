@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`records`]: the domain records (accounts, users, conversations, tokens, clock, inbox,
-//!   traffic) and the keys that address them.
+//!   traffic; menus, QR codes, follows, KF accounts and stable tokens in `records_oa`) and the
+//!   keys that address them.
 //! - [`deliveries`]: webhook deliveries: the outbox, the delivery log and MsgId counters.
 //! - [`port`]: the [`Store`] trait: load a record with its version, commit new state plus its
 //!   effects (inbox messages, traffic records, delivery-log entries) only if the versions it
@@ -22,6 +23,7 @@ pub mod embedded;
 pub mod memory;
 pub mod port;
 pub mod records;
+mod records_oa;
 
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::deliveries::{
     AttemptRecord, DeliveryKind, DeliveryRecord, DeliveryStatus, MsgIdCounter,
 };
+pub use crate::records_oa::*;
 
 /// Where a mutable record lives.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,6 +31,19 @@ pub enum Key {
     },
     /// The access tokens issued to one account.
     Tokens(String),
+    /// An account's custom menu (by appid).
+    Menu(String),
+    /// A parametric QR code (by ticket).
+    QrCode(String),
+    /// How a follower followed an account.
+    Follow {
+        appid: String,
+        openid: String,
+    },
+    /// An account's legacy KF accounts (by appid).
+    KfAccounts(String),
+    /// An account's stable tokens (by appid).
+    StableTokens(String),
     /// A rule set defined over the API (shipped ones are not stored).
     RuleSet(String),
     /// A rollout, with its pause and pin history.
@@ -50,6 +64,11 @@ pub enum Record {
     User(UserRecord),
     Conversation(Conversation),
     Tokens(TokenSet),
+    Menu(MenuRecord),
+    QrCode(QrCodeRecord),
+    Follow(FollowRecord),
+    KfAccounts(KfAccountSet),
+    StableTokens(StableTokenSet),
     RuleSet(StoredRuleSet),
     Rollout(StoredRollout),
     Outbox(DeliveryRecord),
@@ -68,6 +87,11 @@ impl Record {
                 | (Key::User(_), Record::User(_))
                 | (Key::Conversation { .. }, Record::Conversation(_))
                 | (Key::Tokens(_), Record::Tokens(_))
+                | (Key::Menu(_), Record::Menu(_))
+                | (Key::QrCode(_), Record::QrCode(_))
+                | (Key::Follow { .. }, Record::Follow(_))
+                | (Key::KfAccounts(_), Record::KfAccounts(_))
+                | (Key::StableTokens(_), Record::StableTokens(_))
                 | (Key::RuleSet(_), Record::RuleSet(_))
                 | (Key::Rollout(_), Record::Rollout(_))
                 | (Key::Outbox(_), Record::Outbox(_))

@@ -91,6 +91,54 @@ impl ButtonType {
         })
     }
 
+    /// The wire name (`click`, `view`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ButtonType::Click => "click",
+            ButtonType::View => "view",
+            ButtonType::Miniprogram => "miniprogram",
+            ButtonType::ScancodePush => "scancode_push",
+            ButtonType::ScancodeWaitmsg => "scancode_waitmsg",
+            ButtonType::PicSysphoto => "pic_sysphoto",
+            ButtonType::PicPhotoOrAlbum => "pic_photo_or_album",
+            ButtonType::PicWeixin => "pic_weixin",
+            ButtonType::LocationSelect => "location_select",
+            ButtonType::MediaId => "media_id",
+            ButtonType::ViewLimited => "view_limited",
+            ButtonType::ArticleId => "article_id",
+            ButtonType::ArticleViewLimited => "article_view_limited",
+        }
+    }
+
+    /// The `Event` WeChat pushes when a button of this type is tapped (§6.4); `None` for the
+    /// types that push nothing (`media_id`, `view_limited` and the article buttons).
+    pub fn event(self) -> Option<&'static str> {
+        Some(match self {
+            ButtonType::Click => "CLICK",
+            ButtonType::View => "VIEW",
+            ButtonType::Miniprogram => "view_miniprogram",
+            ButtonType::ScancodePush => "scancode_push",
+            ButtonType::ScancodeWaitmsg => "scancode_waitmsg",
+            ButtonType::PicSysphoto => "pic_sysphoto",
+            ButtonType::PicPhotoOrAlbum => "pic_photo_or_album",
+            ButtonType::PicWeixin => "pic_weixin",
+            ButtonType::LocationSelect => "location_select",
+            ButtonType::MediaId
+            | ButtonType::ViewLimited
+            | ButtonType::ArticleId
+            | ButtonType::ArticleViewLimited => return None,
+        })
+    }
+
+    /// Whether a tap opens the customer-service window: only `click`, `scancode_push` and
+    /// `scancode_waitmsg` do (§5.1).
+    pub fn opens_window(self) -> bool {
+        matches!(
+            self,
+            ButtonType::Click | ButtonType::ScancodePush | ButtonType::ScancodeWaitmsg
+        )
+    }
+
     /// Types that push an event carrying the button's `key`.
     fn needs_key(self) -> bool {
         matches!(
@@ -195,14 +243,22 @@ impl Menu {
     }
 
     /// The leaf a user "clicks" in kefu's user API (API.md `menu_click`): by `key`, or the `url`
-    /// of a `view` button, or the `pagepath` of a `miniprogram` button.
+    /// of a `view` button, or the `pagepath` of a `miniprogram` button. Buttons that carry no
+    /// key by nature answer to their `media_id` or `article_id` too.
     pub fn find_target(&self, target: &str) -> Option<&Button> {
         self.leaves().find(|b| {
             let kind = b.kind.as_deref().and_then(ButtonType::parse);
+            let by_key = b.key.as_deref() == Some(target);
             match kind {
                 Some(ButtonType::View) => b.url.as_deref() == Some(target),
                 Some(ButtonType::Miniprogram) => b.pagepath.as_deref() == Some(target),
-                _ => b.key.as_deref() == Some(target),
+                Some(ButtonType::MediaId | ButtonType::ViewLimited) => {
+                    by_key || b.media_id.as_deref() == Some(target)
+                }
+                Some(ButtonType::ArticleId | ButtonType::ArticleViewLimited) => {
+                    by_key || b.article_id.as_deref() == Some(target)
+                }
+                _ => by_key,
             }
         })
     }
@@ -319,6 +375,25 @@ mod tests {
                 scan_result: "hello".into()
             })
         );
+        for (kind, event, opens) in [
+            ("click", Some("CLICK"), true),
+            ("scancode_push", Some("scancode_push"), true),
+            ("scancode_waitmsg", Some("scancode_waitmsg"), true),
+            ("view", Some("VIEW"), false),
+            ("miniprogram", Some("view_miniprogram"), false),
+            ("pic_weixin", Some("pic_weixin"), false),
+            ("location_select", Some("location_select"), false),
+            ("media_id", None, false),
+            ("view_limited", None, false),
+            ("article_id", None, false),
+            ("article_view_limited", None, false),
+        ] {
+            let t = ButtonType::parse(kind).unwrap();
+            assert_eq!(
+                (t.as_str(), t.event(), t.opens_window()),
+                (kind, event, opens)
+            );
+        }
         let media = Button {
             kind: Some("media_id".into()),
             media_id: Some("m".into()),

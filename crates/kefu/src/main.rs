@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kefu_policy::Platform;
 use kefu_server::clock::SystemClock;
 use kefu_server::rollout_file::{self, RolloutFile};
+use kefu_server::seed::{self, Report, Seed};
 use kefu_server::{App, ClockMode, Config, PushConfig};
 use kefu_store::EmbeddedStore;
 use time::OffsetDateTime;
@@ -130,6 +131,13 @@ struct Serve {
     /// Log format on stderr.
     #[arg(long, env = "KEFU_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// A seed file (TOML: accounts with fixed appid and secret, users, follows) applied at
+    /// start-up; applying it again changes nothing that already matches.
+    #[arg(long, env = "KEFU_SEED")]
+    seed: Option<PathBuf>,
+    /// Set up a demo account with a menu, a QR code and users, and print its credentials.
+    #[arg(long, env = "KEFU_DEMO")]
+    demo: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -266,10 +274,39 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     if config.clock_mode == ClockMode::System && config.clock_start.is_some() {
         bail!("--clock-start needs --clock virtual");
     }
+    let seed = match &serve.seed {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the seed {}", path.display()))?;
+            Some(
+                Seed::from_toml(&text)
+                    .with_context(|| format!("reading the seed {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let (app, started) = App::open(config).await?;
     for warning in &started.warnings {
         tracing::warn!("{warning}");
     }
+    if let Some(seed) = &seed {
+        let report = seed::apply(&app, seed).await.context("applying the seed")?;
+        tracing::info!(
+            accounts = report.accounts.len(),
+            users = report.users.len(),
+            "seed applied"
+        );
+    }
+    let demo = if serve.demo {
+        let seed = Seed::from_toml(seed::DEMO).context("the demo seed")?;
+        Some(
+            seed::apply(&app, &seed)
+                .await
+                .context("setting up the demo")?,
+        )
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(serve.listen)
         .await
         .with_context(|| format!("listening on {}", serve.listen))?;
@@ -282,10 +319,54 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
             serve.data_dir.display()
         );
     }
+    if let Some(demo) = &demo {
+        print_demo(demo, local);
+    }
     tracing::info!(listen = %local, data_dir = %serve.data_dir.display(), "kefu started");
     kefu_server::run(listener, app, shutdown_signal()).await?;
     tracing::info!("kefu stopped; everything acknowledged is on disk");
     Ok(())
+}
+
+/// The demo's credentials and what to try, on stdout (never the log: the secret is in it).
+fn print_demo(demo: &Report, local: SocketAddr) {
+    let base = format!("http://{local}");
+    for account in &demo.accounts {
+        println!(
+            "demo account {:?}: appid {} secret {}",
+            account.name, account.appid, account.secret
+        );
+        println!(
+            "  token: {base}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+            account.appid, account.secret
+        );
+        if account.menu {
+            println!("  menu: {base}/api/v1/accounts/{}/menu", account.appid);
+        }
+        for (ticket, scene) in &account.qrcodes {
+            println!("  QR code {scene:?}: {base}/cgi-bin/showqrcode?ticket={ticket}");
+        }
+    }
+    for user in &demo.users {
+        let follows: Vec<String> = user
+            .openids
+            .iter()
+            .map(|(appid, openid, following)| {
+                let state = if *following {
+                    "follows"
+                } else {
+                    "does not follow"
+                };
+                format!("{state} {appid} as {openid}")
+            })
+            .collect();
+        let follows = if follows.is_empty() {
+            "follows nothing yet".to_owned()
+        } else {
+            follows.join(", ")
+        };
+        println!("demo user {} ({}): {follows}", user.user_id, user.nickname);
+    }
 }
 
 /// A shipped rollout by id, or a rollout file by path.

@@ -25,8 +25,9 @@ pub fn line_chart(title: &str, from: i64, to: i64, series: &[(String, Vec<u64>)]
         r#"<text x="{PAD}" y="24" font-size="16">{}</text>"#,
         escape(title)
     );
-    // Axes.
-    let (x0, y0, x1, y1) = (PAD, H - PAD, W - PAD, PAD);
+    // The legend sits under the title, one row per series; the plot starts below it.
+    let legend_rows = series.len() as f64;
+    let (x0, y0, x1, y1) = (PAD, H - PAD, W - PAD, PAD + 16.0 * legend_rows);
     let _ = write!(
         svg,
         r##"<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="#333"/>"##
@@ -80,13 +81,13 @@ pub fn line_chart(title: &str, from: i64, to: i64, series: &[(String, Vec<u64>)]
         let _ = write!(
             svg,
             r#"<rect x="{}" y="{}" width="10" height="10" fill="{colour}"/>"#,
-            x1 - 220.0,
+            x0,
             ly - 9.0
         );
         let _ = write!(
             svg,
             r#"<text x="{}" y="{ly}">{}</text>"#,
-            x1 - 205.0,
+            x0 + 15.0,
             escape(label)
         );
     }

@@ -177,9 +177,11 @@ pub async fn delete(
 }
 
 /// Removes everything of `appid` but the account record: its pending pushes and MsgId counter,
-/// its tokens, conversations and the openids its users had on it.
+/// its tokens, conversations, the openids its users had on it, and its menu, QR codes, follows
+/// and KF accounts.
 fn forget_account(world: &mut World, tx: &mut Tx, appid: &str) {
     world.outbox.forget_account(tx, appid);
+    world.oa.forget_account(tx, appid);
     if let Some(tokens) = world.tokens.remove(appid) {
         for issued in &tokens.value.tokens {
             world.token_index.remove(&issued.token);
@@ -239,7 +241,10 @@ fn object(value: Value) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// Applies the fields of a create or patch body, then checks the account as a whole.
-fn apply(account: &mut AccountRecord, fields: &Map<String, Value>) -> Result<(), ApiError> {
+pub(crate) fn apply(
+    account: &mut AccountRecord,
+    fields: &Map<String, Value>,
+) -> Result<(), ApiError> {
     for (field, value) in fields {
         match field.as_str() {
             "name" => {

@@ -53,10 +53,6 @@ impl Action {
                 }
                 Ok(Action::Payment)
             }
-            "menu_click" | "qr_scan" => Err(ApiError::invalid(
-                "invalid_action",
-                format!("action type {kind:?} is not supported by this kefu yet"),
-            )),
             other => Err(ApiError::invalid(
                 "invalid_action",
                 format!(
@@ -103,6 +99,9 @@ pub async fn act(
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("type is required"))?
         .to_owned();
+    if let Some(oa_action) = super::oa_actions::OaAction::parse(&kind, &fields)? {
+        return super::oa_actions::act(&app, &user_id, oa_action, wait).await;
+    }
     let action = Action::parse(&kind, &fields)?;
     let appid = fields
         .get("appid")
@@ -185,6 +184,7 @@ fn decide(
         Some(trigger) => {
             if trigger == Trigger::Follow {
                 state.follow();
+                world.oa.followed(tx, appid, &openid, ctx.now, None);
             }
             state.trigger(trigger, ctx.now, ruleset, ctx.rules.get(ruleset));
         }
@@ -250,7 +250,7 @@ fn decide(
 }
 
 /// The user's first contact with an account: a new openid, recorded on the user.
-fn first_contact(world: &mut World, tx: &mut Tx, user_id: &str, appid: &str) -> String {
+pub(super) fn first_contact(world: &mut World, tx: &mut Tx, user_id: &str, appid: &str) -> String {
     let openid = loop {
         let candidate = ids::openid();
         if !world.openids.contains_key(&candidate) {
@@ -271,7 +271,7 @@ fn first_contact(world: &mut World, tx: &mut Tx, user_id: &str, appid: &str) -> 
     openid
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
+pub(super) fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::invalid("invalid_action", message)
 }
 

@@ -1,11 +1,13 @@
 //! kefu's own API under `/api/v1` (shared/API.md), one module per resource. Every call needs the
 //! admin token; every refusal is `{"error": {"code", "message"}}` and changes nothing.
 
-mod accounts;
+pub(crate) mod accounts;
 mod actions;
 mod clock;
 mod conversations;
 mod deliveries;
+mod oa;
+pub(crate) mod oa_actions;
 pub mod rollouts;
 mod rulesets;
 mod traffic;
@@ -49,6 +51,9 @@ pub fn router(app: App) -> Router<App> {
             "/accounts/{appid}/deliveries/{id}/replay",
             post(deliveries::replay),
         )
+        .route("/accounts/{appid}/menu", get(oa::menu))
+        .route("/accounts/{appid}/qrcodes", get(oa::qrcodes))
+        .route("/openapi.json", get(crate::openapi::serve))
         .route("/rulesets", get(rulesets::list))
         .route("/rulesets/{name}", get(rulesets::get).put(rulesets::put))
         .route("/rollouts", post(rollouts::create).get(rollouts::list))

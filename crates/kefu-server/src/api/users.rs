@@ -97,6 +97,7 @@ pub async fn delete(
         tx.delete(Key::User(user_id.clone()), &user);
         for (appid, openid) in &user.value.openids {
             world.openids.remove(openid);
+            world.oa.forget_openid(tx, appid, openid);
             if let Some(conversation) = world
                 .conversations
                 .get_mut(appid)

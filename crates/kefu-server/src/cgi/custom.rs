@@ -2,6 +2,9 @@
 //! the normative order of §4.3: token, body, msgtype, touser, content, KF account, decision. A
 //! malformed message never spends quota, and every decided send (refused ones too) is traffic.
 
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -12,10 +15,12 @@ use kefu_wechat::{ErrCode, SendScope, parse_custom_send, parse_typing};
 use crate::app::App;
 use crate::body::cgi_bytes;
 use crate::error::{WxError, wx_json};
+use crate::metrics::Metrics;
 use crate::shadow::{Event as ShadowEvent, Shadow};
 
 pub async fn send(
     State(app): State<App>,
+    Extension(metrics): Extension<Arc<Metrics>>,
     Query(query): Query<super::Query>,
     body: Body,
 ) -> Response {
@@ -31,8 +36,10 @@ pub async fn send(
                 .ok_or(WxError(ErrCode::InvalidOpenid))?
                 .clone();
             let message = send.validate()?;
-            // kefu has no KF accounts yet, so any named one is unknown (§4.3 step 7).
-            if message.kf_account.is_some() {
+            // §4.3 step 7: a named KF account must be one of this account's.
+            if let Some(kf_account) = &message.kf_account
+                && !world.oa.has_kf_account(&appid, kf_account)
+            {
                 return Err(WxError(ErrCode::InvalidCustomServiceAccount));
             }
             let account = world
@@ -91,6 +98,11 @@ pub async fn send(
             Ok(decision)
         })
         .await;
+    let errcode = match &decided {
+        Ok(decision) => i64::from(decision.errcode()),
+        Err(WxError(code)) => i64::from(code.code()),
+    };
+    metrics.send("custom/send", errcode);
     answer(decided)
 }
 

@@ -2,7 +2,12 @@
 //! WeChat's errcodes (WECHAT.md §4.3 gives the order of the checks).
 
 mod custom;
+mod kf;
+mod menu;
+mod qrcode;
+mod stable_token;
 mod token;
+mod user;
 
 use std::collections::HashMap;
 
@@ -13,11 +18,29 @@ use kefu_wechat::ErrCode;
 use crate::app::App;
 use crate::world::World;
 
+pub use menu::stored_menu;
+
 pub fn router() -> Router<App> {
     Router::new()
         .route("/token", get(token::token))
         .route("/message/custom/send", post(custom::send))
         .route("/message/custom/typing", post(custom::typing))
+        .route("/stable_token", post(stable_token::stable_token))
+        .route("/menu/create", post(menu::create))
+        .route("/menu/get", get(menu::get))
+        .route("/menu/delete", get(menu::delete))
+        .route("/qrcode/create", post(qrcode::create))
+        .route("/showqrcode", get(qrcode::show))
+        .route("/user/info", get(user::info))
+        .route("/user/get", get(user::list))
+        .route("/user/info/batchget", post(user::batchget))
+        .nest("/customservice", kf::router())
+}
+
+/// The legacy KF endpoints as wechatpy spells them, without `/cgi-bin` (WECHAT.md §10): mounted
+/// at `/customservice` beside the `/cgi-bin/customservice` spelling.
+pub fn customservice_router() -> Router<App> {
+    kf::router()
 }
 
 pub type Query = HashMap<String, String>;
@@ -28,15 +51,17 @@ pub fn authenticate(world: &World, query: &Query, wall_now: i64) -> Result<Strin
         Some(t) if !t.is_empty() => t,
         _ => return Err(ErrCode::AccessTokenMissing),
     };
-    let appid = world
-        .token_index
-        .get(token)
-        .ok_or(ErrCode::InvalidCredential)?;
-    let issued = world
-        .tokens
-        .get(appid)
-        .and_then(|set| set.value.tokens.iter().find(|t| &t.token == token))
-        .ok_or(ErrCode::InvalidCredential)?;
+    // `token` and `stable_token` tokens are isolated from each other; either speaks for its
+    // account.
+    let (appid, issued) = match world.token_index.get(token) {
+        Some(appid) => world
+            .tokens
+            .get(appid)
+            .and_then(|set| set.value.tokens.iter().find(|t| &t.token == token))
+            .map(|issued| (appid, issued)),
+        None => world.oa.stable_token(token),
+    }
+    .ok_or(ErrCode::InvalidCredential)?;
     if wall_now < issued.valid_until {
         return Ok(appid.clone());
     }

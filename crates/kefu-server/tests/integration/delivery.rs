@@ -305,8 +305,11 @@ async fn queued_pushes_are_delivered_after_a_restart() {
 
     let mut kefu = kefu;
     kefu.stop().await;
+    let wall = kefu.wall.clone();
+    // The App holds the store, and the store its directory's lock.
+    drop(kefu);
     hook.script(|_, _| Answer::Status(200, "success".into()));
-    let kefu = start_with(dir.path(), kefu.wall.clone(), push).await;
+    let kefu = start_with(dir.path(), wall, push).await;
     let log_path = format!("/accounts/{appid}/deliveries");
     let log = eventually("the resumed pushes to be delivered", async || {
         let log = deliveries(&kefu.api_ok(Method::GET, &log_path, None).await);

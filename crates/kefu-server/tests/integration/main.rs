@@ -7,10 +7,17 @@
 mod accounts;
 mod clock;
 mod delivery;
+mod metrics;
+mod oa_actions;
+mod oa_cgi;
+mod oa_kf;
+mod oa_pushes;
+mod openapi;
 mod pushes;
 mod receiver;
 mod rollouts;
 mod rulesets;
+mod seed;
 mod send;
 mod support;
 mod tokens;

@@ -16,6 +16,7 @@ pub const ADMIN: &str = "test-admin-token";
 pub const START: i64 = 1_795_478_400;
 
 pub struct Kefu {
+    pub app: App,
     pub base: String,
     pub client: reqwest::Client,
     pub wall: ManualClock,
@@ -71,10 +72,11 @@ async fn start_in_at(dir: &Path, wall: ManualClock, clock_start: i64, push: Push
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(kefu_server::run(listener, app, async {
+    let served = tokio::spawn(kefu_server::run(listener, app.clone(), async {
         let _ = stopped.await;
     }));
     Kefu {
+        app,
         base,
         client: reqwest::Client::new(),
         wall,
@@ -92,6 +94,8 @@ impl Kefu {
         let dir = self.dir.clone();
         let wall = self.wall.clone();
         self.stop().await;
+        // The App holds the store, and the store its directory's lock.
+        drop(self);
         let mut again = start_in(&dir, wall).await;
         again._temp = temp;
         again

@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod clients;
+mod clients_oa;
 mod crash;
 mod logs;
 mod receivers;
 mod replay;
+mod seed;
 mod support;

@@ -1,0 +1,362 @@
+//! `kefu-load`: how fast is a durable customer-service send, against what this machine's HTTP
+//! stack can do at all?
+//!
+//! In one run it starts `kefu serve` (a fresh data directory, the real durable store) and, in
+//! this process, a minimal axum server that answers the same POST with `{"errcode":0,...}`: the
+//! HTTP ceiling. It measures both at their closed-loop peak, then kefu open-loop at half its
+//! peak, with latency measured from each request's intended send time (no coordinated
+//! omission), and prints ratios. Traffic goes to 127.0.0.1 only; every phase is bounded in
+//! time, and the run stops by itself.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(about = "Load kefu's custom/send and compare with an HTTP baseline in the same run")]
+struct Args {
+    /// The kefu binary to start (build it with `cargo build --profile perf -p kefu`).
+    #[arg(long, default_value = "target/perf/kefu")]
+    kefu: PathBuf,
+    /// Seconds per measured phase.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Conversations the sends are spread over (each with an unlimited payment window).
+    #[arg(long, default_value_t = 1000)]
+    conversations: usize,
+    /// Where to write the results as JSON (also printed).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+const ADMIN: &str = "kefu-load-admin";
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args))
+}
+
+struct Kefu {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Kefu {
+    fn drop(&mut self) {
+        // Only the process this run started, by its handle.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_kefu(binary: &PathBuf) -> anyhow::Result<Kefu> {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir()?;
+    let mut child = Command::new(binary)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--clock",
+            "virtual",
+            "--admin-token",
+            ADMIN,
+        ])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("KEFU_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let stdout = child.stdout.take().context("kefu's stdout")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().context("kefu printed nothing")??;
+    let base = first
+        .strip_prefix("kefu listening on ")
+        .with_context(|| format!("unexpected first line {first:?}"))?
+        .to_owned();
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Kefu {
+        child,
+        base,
+        _dir: dir,
+    })
+}
+
+/// The HTTP ceiling: the same route, a constant answer.
+async fn start_baseline() -> anyhow::Result<String> {
+    let app = axum::Router::new().route(
+        "/cgi-bin/message/custom/send",
+        axum::routing::post(|| async { r#"{"errcode":0,"errmsg":"ok"}"# }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(base)
+}
+
+/// Accounts, users with an unlimited payment window, and a token: `(url, bodies)`.
+async fn prepare(
+    client: &reqwest::Client,
+    base: &str,
+    conversations: usize,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let api = |method: reqwest::Method, path: &str, body: Value| {
+        client
+            .request(method, format!("{base}/api/v1{path}"))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+    };
+    let account: Value = api(reqwest::Method::POST, "/accounts", json!({"name": "load"}))
+        .await?
+        .json()
+        .await?;
+    let appid = account["appid"].as_str().context("appid")?;
+    let mut bodies = Vec::with_capacity(conversations);
+    for n in 0..conversations {
+        let user: Value = api(
+            reqwest::Method::POST,
+            "/users",
+            json!({"nickname": format!("u{n}")}),
+        )
+        .await?
+        .json()
+        .await?;
+        let actions = format!(
+            "/users/{}/actions",
+            user["user_id"].as_str().context("user_id")?
+        );
+        let follow: Value = api(
+            reqwest::Method::POST,
+            &actions,
+            json!({"appid": appid, "type": "follow"}),
+        )
+        .await?
+        .json()
+        .await?;
+        api(
+            reqwest::Method::POST,
+            &actions,
+            json!({"appid": appid, "type": "payment", "amount_fen": 100}),
+        )
+        .await?;
+        let openid = follow["openid"].as_str().context("openid")?;
+        bodies.push(
+            json!({"touser": openid, "msgtype": "text", "text": {"content": "load"}}).to_string(),
+        );
+    }
+    let token: Value = client
+        .get(format!(
+            "{base}/cgi-bin/token?grant_type=client_credential&appid={appid}&secret={}",
+            account["secret"].as_str().context("secret")?
+        ))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = token["access_token"].as_str().context("access_token")?;
+    Ok((
+        format!("{base}/cgi-bin/message/custom/send?access_token={token}"),
+        bodies,
+    ))
+}
+
+struct Phase {
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+    /// Microseconds, sorted.
+    latencies: Vec<u64>,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i] as f64 / 1000.0
+    }
+}
+
+/// Closed loop: every connection sends its next request as soon as the last one answers.
+/// Open loop (`rate: Some`): request `i` is due at `start + i / rate`; latency counts from then.
+async fn drive(
+    client: &reqwest::Client,
+    url: &str,
+    bodies: &[String],
+    connections: usize,
+    seconds: u64,
+    rate: Option<f64>,
+) -> Phase {
+    let url: Arc<str> = url.into();
+    let bodies: Arc<Vec<String>> = Arc::new(bodies.to_vec());
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let end = start + Duration::from_secs(seconds);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let (client, url, bodies, next) =
+            (client.clone(), url.clone(), bodies.clone(), next.clone());
+        workers.spawn(async move {
+            let (mut done, mut errors, mut latencies) = (0u64, 0u64, Vec::new());
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let due = match rate {
+                    Some(rate) => start + Duration::from_secs_f64(i as f64 / rate),
+                    None => Instant::now(),
+                };
+                if due >= end {
+                    break;
+                }
+                tokio::time::sleep_until(due.into()).await;
+                let body = bodies[(i as usize) % bodies.len()].clone();
+                let ok = match client.post(&*url).body(body).send().await {
+                    Ok(response) => match response.bytes().await {
+                        Ok(b) => b.starts_with(br#"{"errcode":0"#),
+                        Err(_) => false,
+                    },
+                    Err(_) => false,
+                };
+                latencies.push(due.elapsed().as_micros() as u64);
+                done += 1;
+                errors += u64::from(!ok);
+            }
+            (done, errors, latencies)
+        });
+    }
+    let mut phase = Phase {
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+    };
+    while let Some(Ok((done, errors, latencies))) = workers.join_next().await {
+        phase.requests += done;
+        phase.errors += errors;
+        phase.latencies.extend(latencies);
+    }
+    phase.elapsed = start.elapsed();
+    phase.latencies.sort_unstable();
+    phase
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    if !args.kefu.is_file() {
+        bail!(
+            "{} does not exist: build it with `cargo build --profile perf -p kefu` (or pass --kefu)",
+            args.kefu.display()
+        );
+    }
+    let kefu = start_kefu(&args.kefu)?;
+    let baseline = start_baseline().await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .build()?;
+    eprintln!(
+        "preparing {} conversations on kefu at {}",
+        args.conversations, kefu.base
+    );
+    let (kefu_url, bodies) = prepare(&client, &kefu.base, args.conversations).await?;
+    let baseline_url = format!("{baseline}/cgi-bin/message/custom/send");
+
+    eprintln!("baseline peak ({} s)", args.seconds);
+    let base_peak = drive(
+        &client,
+        &baseline_url,
+        &bodies,
+        args.connections,
+        args.seconds,
+        None,
+    )
+    .await;
+    eprintln!("kefu peak ({} s)", args.seconds);
+    let kefu_peak = drive(
+        &client,
+        &kefu_url,
+        &bodies,
+        args.connections,
+        args.seconds,
+        None,
+    )
+    .await;
+    let half = kefu_peak.rate() / 2.0;
+    eprintln!("kefu open loop at {half:.0} req/s ({} s)", args.seconds);
+    let open = drive(
+        &client,
+        &kefu_url,
+        &bodies,
+        args.connections * 4,
+        args.seconds,
+        Some(half),
+    )
+    .await;
+
+    let result = json!({
+        "connections": args.connections,
+        "conversations": args.conversations,
+        "seconds": args.seconds,
+        "baseline_peak_rps": base_peak.rate().round(),
+        "kefu_peak_rps": kefu_peak.rate().round(),
+        "kefu_peak_errors": kefu_peak.errors,
+        "peak_ratio": (kefu_peak.rate() / base_peak.rate() * 100.0).round() / 100.0,
+        "open_loop_rps": half.round(),
+        "open_loop_errors": open.errors,
+        "open_loop_p50_ms": open.percentile(0.50),
+        "open_loop_p99_ms": open.percentile(0.99),
+        "open_loop_p999_ms": open.percentile(0.999),
+    });
+    println!(
+        "{:<44} {:>12}",
+        "baseline (axum, constant answer) peak",
+        format!("{:.0} req/s", base_peak.rate())
+    );
+    println!(
+        "{:<44} {:>12}",
+        "kefu durable custom/send peak",
+        format!("{:.0} req/s", kefu_peak.rate())
+    );
+    println!(
+        "{:<44} {:>12}",
+        "ratio kefu / baseline (target ≥ 0.8)",
+        format!("{:.2}", kefu_peak.rate() / base_peak.rate())
+    );
+    println!(
+        "{:<44} {:>12}",
+        "open loop at 0.5 × kefu peak: p50 / p99",
+        format!(
+            "{:.2} / {:.2} ms",
+            open.percentile(0.5),
+            open.percentile(0.99)
+        )
+    );
+    println!(
+        "{:<44} {:>12}",
+        "errors (peak, open loop)",
+        format!("{}, {}", kefu_peak.errors, open.errors)
+    );
+    if let Some(out) = &args.out {
+        std::fs::write(out, serde_json::to_vec_pretty(&result)?)?;
+    }
+    println!("{result}");
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! `GET /metrics`: Prometheus text format (version 0.0.4), written by hand — a few counters and
+//! one histogram do not need a metrics crate.
+//!
+//! The names (documented in README.md):
+//! - `kefu_sends_total{api, errcode, result}`: customer-service sends answered, by errcode;
+//!   `result` is `accepted` (errcode 0) or `refused`.
+//! - `kefu_http_requests_total{method, route, status}`: requests answered.
+//! - `kefu_http_request_duration_seconds{method, route}`: a histogram of request latency.
+//! - `kefu_accounts`, `kefu_users`, `kefu_conversations`: what the world holds now.
+//!
+//! `route` is the matched route template (`/api/v1/users/{user_id}/actions`), never the path
+//! itself: paths carry ids, and queries carry tokens.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Extension;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::App;
+use crate::error::ApiError;
+
+/// Upper bounds of the latency histogram's buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// (api, errcode) → count.
+    sends: BTreeMap<(&'static str, i64), u64>,
+    /// (method, route, status) → count.
+    requests: BTreeMap<(String, String, u16), u64>,
+    /// (method, route) → latency histogram.
+    latency: BTreeMap<(String, String), Histogram>,
+}
+
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Observations at or under each bound of [`BUCKETS`] (not cumulative).
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        Arc::new(Metrics::default())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Counters stay meaningful whatever a panicking holder left half-done.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One answered send on `api` (`custom/send`).
+    pub fn send(&self, api: &'static str, errcode: i64) {
+        *self.lock().sends.entry((api, errcode)).or_default() += 1;
+    }
+
+    fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let mut inner = self.lock();
+        *inner
+            .requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+        let histogram = inner
+            .latency
+            .entry((method.to_owned(), route.to_owned()))
+            .or_default();
+        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            histogram.buckets[i] += 1;
+        }
+        histogram.count += 1;
+        histogram.sum += seconds;
+    }
+
+    /// The text exposition, with the world's sizes.
+    fn render(&self, sizes: &[(&str, &str, usize)]) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        out.push_str(
+            "# HELP kefu_sends_total Customer-service sends answered, by errcode.\n\
+             # TYPE kefu_sends_total counter\n",
+        );
+        for ((api, errcode), count) in &inner.sends {
+            let result = if *errcode == 0 { "accepted" } else { "refused" };
+            let _ = writeln!(
+                out,
+                "kefu_sends_total{{api=\"{api}\",errcode=\"{errcode}\",result=\"{result}\"}} {count}"
+            );
+        }
+        out.push_str(
+            "# HELP kefu_http_requests_total HTTP requests answered.\n\
+             # TYPE kefu_http_requests_total counter\n",
+        );
+        for ((method, route, status), count) in &inner.requests {
+            let _ = writeln!(
+                out,
+                "kefu_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",
+                escape(route)
+            );
+        }
+        out.push_str(
+            "# HELP kefu_http_request_duration_seconds HTTP request latency.\n\
+             # TYPE kefu_http_request_duration_seconds histogram\n",
+        );
+        for ((method, route), histogram) in &inner.latency {
+            let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
+            let mut cumulative = 0;
+            for (bound, n) in BUCKETS.iter().zip(histogram.buckets) {
+                cumulative += n;
+                let _ = writeln!(
+                    out,
+                    "kefu_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "kefu_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n\
+                 kefu_http_request_duration_seconds_sum{{{labels}}} {}\n\
+                 kefu_http_request_duration_seconds_count{{{labels}}} {}",
+                histogram.count, histogram.sum, histogram.count
+            );
+        }
+        for (name, help, value) in sizes {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
+        out
+    }
+}
+
+/// Label values are route templates; escape what the format reserves anyway.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Middleware: counts and times every request by its route template.
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        // A nested router's fallback matches a private wildcard: that is "no route".
+        .filter(|route| !route.contains("__private__"))
+        .unwrap_or("unmatched")
+        .to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    metrics.request(&method, &route, response.status().as_u16(), seconds);
+    response
+}
+
+/// `GET /metrics`.
+pub async fn serve(
+    State(app): State<App>,
+    Extension(metrics): Extension<Arc<Metrics>>,
+) -> Response {
+    let sizes = app
+        .read(|world, _| {
+            let conversations = world.conversations.values().map(|c| c.len()).sum();
+            Ok::<_, ApiError>([
+                ("kefu_accounts", "Official Accounts.", world.accounts.len()),
+                ("kefu_users", "Users.", world.users.len()),
+                (
+                    "kefu_conversations",
+                    "Conversations (account, openid).",
+                    conversations,
+                ),
+            ])
+        })
+        .await;
+    match sizes {
+        Ok(sizes) => {
+            let mut response = (StatusCode::OK, metrics.render(&sizes)).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_is_cumulative_and_labelled() {
+        let metrics = Metrics::default();
+        metrics.send("custom/send", 0);
+        metrics.send("custom/send", 0);
+        metrics.send("custom/send", 45047);
+        metrics.request("GET", "/healthz", 200, 0.0001);
+        metrics.request("GET", "/healthz", 200, 0.003);
+        metrics.request("GET", "/healthz", 200, 10.0);
+        let text = metrics.render(&[("kefu_accounts", "Official Accounts.", 2)]);
+        for line in [
+            r#"kefu_sends_total{api="custom/send",errcode="0",result="accepted"} 2"#,
+            r#"kefu_sends_total{api="custom/send",errcode="45047",result="refused"} 1"#,
+            r#"kefu_http_requests_total{method="GET",route="/healthz",status="200"} 3"#,
+            r#"kefu_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="0.0005"} 1"#,
+            r#"kefu_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="0.005"} 2"#,
+            r#"kefu_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="5"} 2"#,
+            r#"kefu_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="+Inf"} 3"#,
+            r#"kefu_http_request_duration_seconds_count{method="GET",route="/healthz"} 3"#,
+            "# TYPE kefu_accounts gauge",
+            "kefu_accounts 2",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! `GET /metrics`: sends by errcode and request latency, in Prometheus text format.
+
+use crate::support::{scene, start};
+
+#[tokio::test]
+async fn sends_are_counted_by_errcode_and_requests_timed_by_route() {
+    let kefu = start().await;
+    let s = scene(&kefu).await;
+    for _ in 0..5 {
+        assert_eq!(kefu.send_text(&s.token, &s.openid, "ok").await, 0);
+    }
+    assert_eq!(kefu.send_text(&s.token, &s.openid, "sixth").await, 45047);
+    assert_eq!(kefu.send_text("bad", &s.openid, "x").await, 40001);
+
+    let response = kefu
+        .client
+        .get(format!("{}/metrics", kefu.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "no admin token needed");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = response.text().await.unwrap();
+    for line in [
+        r#"kefu_sends_total{api="custom/send",errcode="0",result="accepted"} 5"#,
+        r#"kefu_sends_total{api="custom/send",errcode="40001",result="refused"} 1"#,
+        r#"kefu_sends_total{api="custom/send",errcode="45047",result="refused"} 1"#,
+        r#"kefu_http_requests_total{method="POST",route="/cgi-bin/message/custom/send",status="200"} 7"#,
+        r#"kefu_http_requests_total{method="POST",route="/api/v1/users/{user_id}/actions",status="200"} 2"#,
+        r#"kefu_http_request_duration_seconds_count{method="POST",route="/cgi-bin/message/custom/send"} 7"#,
+        r#"kefu_http_request_duration_seconds_bucket{method="POST",route="/cgi-bin/message/custom/send",le="+Inf"} 7"#,
+        "kefu_accounts 1",
+        "kefu_users 1",
+        "kefu_conversations 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    // Paths never become labels (they carry ids and tokens).
+    assert!(!text.contains(&s.token) && !text.contains(&s.openid));
+}
