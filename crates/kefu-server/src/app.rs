@@ -315,6 +315,8 @@ impl App {
             let mut locked = self.lock();
             locked.writer.check()?;
             locked.writer.wipe(vec![Key::AdminToken, Key::Counters])?;
+            // Deliveries already handed to the dispatcher go nowhere after a reset.
+            self.0.pushes.forget_all();
             let world = &mut locked.world;
             let admin = world.admin_token.clone();
             let counters = world.counters.clone();

@@ -23,6 +23,7 @@ mod wire;
 mod worker;
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kefu_wechat::PushKind;
@@ -142,6 +143,8 @@ pub(crate) struct Job {
     pub encrypt: Option<String>,
     /// Attempts already made (after a restart).
     pub attempts_made: usize,
+    /// The [`Hub::generation`] it was enqueued in: a reset abandons older jobs.
+    pub generation: u64,
     pub first: Option<oneshot::Sender<Outcome>>,
 }
 
@@ -160,6 +163,8 @@ pub struct Hub {
     stop: watch::Sender<bool>,
     /// The dispatcher and delivery tasks alive: each holds the app, and with it the store.
     live: watch::Sender<usize>,
+    /// Moves on at every reset (`POST /api/v1/reset`).
+    generation: AtomicU64,
 }
 
 /// Counts one task in [`Hub::live`] while it lives.
@@ -200,7 +205,18 @@ impl Hub {
             recording_queue: Mutex::new(Some(recording_queue)),
             stop: watch::channel(false).0,
             live: watch::channel(0).0,
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Abandons every job handed over so far (a reset wiped their deliveries): none makes
+    /// another attempt.
+    pub fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// Queues a job; the dispatcher starts it once the commit that enqueued it is durable.

@@ -199,6 +199,7 @@ pub(crate) fn enqueue(
         body: Bytes::from(record.body.clone()),
         encrypt,
         attempts_made: 0,
+        generation: ctx.pushes.generation(),
         first: Some(first),
     };
     // The outbox entry is the delivery's durable state until it ends; only then does the log
@@ -216,7 +217,7 @@ pub(crate) fn enqueue(
 
 /// The jobs of every pending delivery, for the dispatcher at start-up. The target is the
 /// account's configuration now; a delivery whose account lost its webhook is dropped.
-pub(crate) fn recover(world: &mut World, tx: &mut Tx) -> Vec<Job> {
+pub(crate) fn recover(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>) -> Vec<Job> {
     let mut jobs = Vec::new();
     let mut orphans = Vec::new();
     for (id, entry) in &world.outbox.pending {
@@ -239,6 +240,7 @@ pub(crate) fn recover(world: &mut World, tx: &mut Tx) -> Vec<Job> {
             body: Bytes::from(d.body.clone()),
             encrypt,
             attempts_made: d.attempts.len(),
+            generation: ctx.pushes.generation(),
             first: None,
         });
     }

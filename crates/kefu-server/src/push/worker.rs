@@ -32,7 +32,9 @@ pub async fn start(app: &App) -> Result<(), Unavailable> {
     {
         tokio::spawn(recorder::run(app.clone(), recordings, Live::new(hub)));
     }
-    let recovered = app.mutate(|world, tx, _| Ok(recover(world, tx))).await?;
+    let recovered = app
+        .mutate(|world, tx, ctx| Ok(recover(world, tx, ctx)))
+        .await?;
     if !recovered.is_empty() {
         tracing::info!(deliveries = recovered.len(), "resuming the push outbox");
     }
@@ -185,6 +187,9 @@ impl Drop for Slot {
 async fn deliver(app: &App, mut job: Job) {
     let hub = app.pushes();
     for n in job.attempts_made + 1..=MAX_ATTEMPTS {
+        if job.generation != hub.generation() {
+            return;
+        }
         let attempt = wire::attempt(
             hub.client(),
             hub.config.timeout,
