@@ -5,15 +5,17 @@
 //!   a [`PushKind`]) and the decision that records each attempt.
 //! - `wire`: one HTTP attempt: the signed query, the POST, and what the answer means.
 //! - `worker`: the dispatcher and its bounded pool of delivery tasks.
+//! - `recorder`: commits the attempts of all deliveries in flight, in batches.
 //! - `verify`: the GET that checks a new `webhook_url`.
 //! - `kinds`: an action's fields as a [`PushKind`].
 //!
 //! The life of a push: the action's decision calls [`push`], which writes the delivery to the
-//! outbox and the log in the action's own commit and hands a job to the [`Hub`]. The dispatcher
-//! starts the job once that commit is durable (so nothing is sent that a crash could take back),
-//! on a worker task, never under the world lock. Each attempt's result is committed through
-//! [`App::mutate`](crate::App::mutate) before it is reported; the last one deletes the outbox
-//! entry. At start-up every outbox entry is handed to the dispatcher again.
+//! outbox in the action's own commit and hands a job to the [`Hub`]. The dispatcher starts the
+//! job once that commit is durable (so nothing is sent that a crash could take back), on a
+//! worker task, never under the world lock. Each attempt's result is committed by the recorder
+//! through [`App::mutate`](crate::App::mutate) before it is reported; the last one deletes the
+//! outbox entry and writes the delivery to the log. At start-up every outbox entry is handed to
+//! the dispatcher again.
 
 mod kinds;
 pub mod outbox;
