@@ -124,7 +124,7 @@ impl Dispatcher {
     fn mark_ready(&mut self, appid: &str) {
         let queued = self.queues.get(appid).is_some_and(|q| !q.is_empty());
         let running = self.running.get(appid).copied().unwrap_or(0);
-        let limit = self.app.pushes().config.per_account;
+        let limit = self.app.pushes().config.per_account.max(1);
         if queued && running < limit && !self.in_ready.contains(appid) {
             self.in_ready.insert(appid.to_owned());
             self.ready.push_back(appid.to_owned());
