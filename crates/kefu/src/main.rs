@@ -128,6 +128,16 @@ struct Serve {
         default_value_t = 5000
     )]
     push_timeout_ms: u64,
+    /// Webhook deliveries in flight at once, across accounts (each holds a socket: keep
+    /// `ulimit -n` well above it).
+    #[arg(long, env = "KEFU_PUSH_WORKERS", default_value_t = PushConfig::default().workers)]
+    push_workers: usize,
+    /// Webhook deliveries in flight at once for one account.
+    #[arg(long, env = "KEFU_PUSH_PER_ACCOUNT", default_value_t = PushConfig::default().per_account)]
+    push_per_account: usize,
+    /// Pending deliveries the outbox holds before actions are refused (503 push_queue_full).
+    #[arg(long, env = "KEFU_PUSH_QUEUE", default_value_t = PushConfig::default().capacity)]
+    push_queue: usize,
     /// Log format on stderr.
     #[arg(long, env = "KEFU_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -268,7 +278,9 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         wall: Arc::new(SystemClock),
         push: PushConfig {
             timeout: Duration::from_millis(serve.push_timeout_ms.max(1)),
-            ..PushConfig::default()
+            workers: serve.push_workers.max(1),
+            per_account: serve.push_per_account.max(1),
+            capacity: serve.push_queue,
         },
     };
     if config.clock_mode == ClockMode::System && config.clock_start.is_some() {

@@ -62,8 +62,10 @@ impl Default for PushConfig {
     fn default() -> PushConfig {
         PushConfig {
             timeout: WECHAT_TIMEOUT,
-            workers: 256,
-            per_account: 16,
+            // A delivery in flight is a task and a socket, cheap; what bounds them is that a
+            // dead webhook holds its slots for up to three timeouts (15 s).
+            workers: 1024,
+            per_account: 64,
             capacity: 100_000,
         }
     }
