@@ -1,8 +1,7 @@
 //! The recorder: one task that commits the attempts of every delivery in flight, many to a
 //! decision. One commit per attempt would take the world lock and wake a waiter per attempt;
 //! batching them is group commit one level up. Each delivery learns its outcome once the batch
-//! holding it is durable. A few batches are in flight at once, so the writer always has the
-//! next one queued while it makes the last one durable.
+//! holding it is durable. The next batch gathers while the last one is made durable.
 
 use std::sync::Arc;
 
@@ -16,8 +15,9 @@ use crate::error::Unavailable;
 /// The most attempts one decision records: bounds how long the world lock is held.
 const MAX_BATCH: usize = 1024;
 
-/// Batches committed at once. While they are, later attempts pile up into bigger batches.
-const IN_FLIGHT: usize = 4;
+/// Batches committed at once. While one is, later attempts pile up into the next, bigger
+/// batch; measured, one at a time beat four (fewer, larger commits).
+const IN_FLIGHT: usize = 1;
 
 /// One attempt to record, and where its outcome goes (`None`: the delivery is gone).
 pub(crate) struct Recording {
