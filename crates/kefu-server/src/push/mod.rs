@@ -278,8 +278,8 @@ impl Hub {
     }
 }
 
-/// Enqueues `kind` from the user of `openid` on `appid` outside any action: benchmarks and
-/// tests drive the delivery worker with it. Refused like an action when the outbox is full.
+/// Enqueues `kinds` from the user of `openid` on `appid` in one decision, outside any action:
+/// benchmarks drive the delivery worker with it. Refused like an action when the outbox is full.
 #[doc(hidden)]
 pub async fn enqueue(
     app: &App,
@@ -292,7 +292,12 @@ pub async fn enqueue(
             .owner_of(openid)
             .filter(|o| o.appid == appid)
             .cloned()
-            .ok_or_else(|| crate::error::ApiError::not_found("openid_not_found", openid))?;
+            .ok_or_else(|| {
+                crate::error::ApiError::not_found(
+                    "openid_not_found",
+                    format!("no openid {openid} on account {appid}"),
+                )
+            })?;
         if world.outbox.pending.len() + kinds.len() > ctx.pushes.config.capacity {
             return Err(outbox::queue_full());
         }
