@@ -53,20 +53,7 @@ async fn acknowledged_sends_survive_sigkill() {
         .await;
         people.push((user_id, follow["openid"].as_str().unwrap().to_owned()));
     }
-    let token_answer: Value = api
-        .client
-        .get(format!(
-            "{}/cgi-bin/token?grant_type=client_credential&appid={appid}&secret={}",
-            server.base,
-            account["secret"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token_answer["access_token"].as_str().unwrap().to_owned();
+    let token = api.token(&account).await;
 
     // Fire every send at once; kill the server once a third of the answers are in.
     let answered = Arc::new(AtomicUsize::new(0));

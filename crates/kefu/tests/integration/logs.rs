@@ -3,7 +3,7 @@
 use std::process::{Command, Stdio};
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::{ADMIN, Api, spawn, spawn_with};
 
@@ -20,21 +20,8 @@ async fn secrets_never_appear_in_logs() {
             "encoding_aes_key": "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "encrypt_mode": "compat",
             "verify_webhook": false})))
         .await;
-    let appid = account["appid"].as_str().unwrap();
     let secret = account["secret"].as_str().unwrap();
-    let answer: Value = api
-        .client
-        .get(format!(
-            "{}/cgi-bin/token?grant_type=client_credential&appid={appid}&secret={secret}",
-            server.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = answer["access_token"].as_str().unwrap().to_owned();
+    let token = api.token(&account).await;
     let _ = api
         .client
         .post(format!(

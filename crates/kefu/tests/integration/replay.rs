@@ -49,24 +49,8 @@ async fn a_replayed_month_reproduces_the_live_decisions() {
                 Some(json!({"name": format!("shop {n}"), "registered_at": registered})),
             )
             .await;
-        let answer: Value = api
-            .client
-            .get(format!(
-                "{}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
-                server.base,
-                account["appid"].as_str().unwrap(),
-                account["secret"].as_str().unwrap()
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        accounts.push((
-            account["appid"].as_str().unwrap().to_owned(),
-            answer["access_token"].as_str().unwrap().to_owned(),
-        ));
+        let token = api.token(&account).await;
+        accounts.push((account["appid"].as_str().unwrap().to_owned(), token));
     }
     let mut users = vec![];
     for n in 0..24 {

@@ -119,6 +119,28 @@ impl Api {
         }
     }
 
+    /// A fresh access token for `account` (as `POST /api/v1/accounts` answered it).
+    pub async fn token(&self, account: &Value) -> String {
+        let answer: Value = self
+            .client
+            .get(format!("{}/cgi-bin/token", self.base))
+            .query(&[
+                ("grant_type", "client_credential"),
+                ("appid", account["appid"].as_str().unwrap()),
+                ("secret", account["secret"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {answer}"))
+            .to_owned()
+    }
+
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self
             .client
