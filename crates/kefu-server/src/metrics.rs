@@ -7,6 +7,7 @@
 //! - `kefu_http_requests_total{method, route, status}`: requests answered.
 //! - `kefu_http_request_duration_seconds{method, route}`: a histogram of request latency.
 //! - `kefu_accounts`, `kefu_users`, `kefu_conversations`: what the world holds now.
+//! - `kefu_rollout_shadow_differ_total{rollout,live_errcode,shadow_errcode}`: shadow evaluation.
 //!
 //! `route` is the matched route template (`/api/v1/users/{user_id}/actions`), never the path
 //! itself: paths carry ids, and queries carry tokens.
@@ -143,6 +144,24 @@ impl Metrics {
     }
 }
 
+/// `kefu_rollout_shadow_differ_total{rollout,live_errcode,shadow_errcode}`: sends an active
+/// rollout's `to` set would have decided differently (shadow evaluation, memory only).
+fn shadow_text<'a>(counts: impl Iterator<Item = (&'a str, u32, u32, u64)>) -> String {
+    let mut out = String::from(
+        "# HELP kefu_rollout_shadow_differ_total Sends a rollout's `to` rule set would decide \
+         differently, while the rollout has not moved the account yet.\n\
+         # TYPE kefu_rollout_shadow_differ_total counter\n",
+    );
+    for (rollout, live, shadow, n) in counts {
+        let _ = writeln!(
+            out,
+            "kefu_rollout_shadow_differ_total{{rollout=\"{}\",live_errcode=\"{live}\",shadow_errcode=\"{shadow}\"}} {n}",
+            escape(rollout)
+        );
+    }
+    out
+}
+
 /// Label values are route templates; escape what the format reserves anyway.
 fn escape(value: &str) -> String {
     value
@@ -174,10 +193,10 @@ pub async fn serve(
     State(app): State<App>,
     Extension(metrics): Extension<Arc<Metrics>>,
 ) -> Response {
-    let sizes = app
+    let read = app
         .read(|world, _| {
             let conversations = world.conversations.values().map(|c| c.len()).sum();
-            Ok::<_, ApiError>([
+            let sizes = [
                 ("kefu_accounts", "Official Accounts.", world.accounts.len()),
                 ("kefu_users", "Users.", world.users.len()),
                 (
@@ -185,12 +204,15 @@ pub async fn serve(
                     "Conversations (account, openid).",
                     conversations,
                 ),
-            ])
+            ];
+            let shadow = shadow_text(world.shadow.counts());
+            Ok::<_, ApiError>((sizes, shadow))
         })
         .await;
-    match sizes {
-        Ok(sizes) => {
-            let mut response = (StatusCode::OK, metrics.render(&sizes)).into_response();
+    match read {
+        Ok((sizes, shadow)) => {
+            let text = metrics.render(&sizes) + &shadow;
+            let mut response = (StatusCode::OK, text).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

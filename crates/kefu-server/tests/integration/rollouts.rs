@@ -442,6 +442,17 @@ async fn shadow_evaluation_counts_sends_the_new_rules_would_refuse() {
         r["progress"]["shadow"]["would_differ"], 2,
         "under 5 per message, sends 6 and 7 would be 45047"
     );
+    let metrics = kefu
+        .client
+        .get(format!("{}/metrics", kefu.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = r#"kefu_rollout_shadow_differ_total{rollout="cut",live_errcode="0",shadow_errcode="45047"} 2"#;
+    assert!(metrics.contains(line), "{metrics}");
 }
 
 #[tokio::test]
