@@ -287,9 +287,7 @@ impl App {
     {
         let (out, ticket) = {
             let mut locked = self.lock();
-            locked.writer.check()?;
-            let (now, wall_now) = self.now(&mut locked.world);
-            let policy = locked.world.policy.clone();
+            let (policy, now, wall_now) = self.begin(&mut locked)?;
             let ctx = ctx(&policy, &self.0.pushes, now, wall_now);
             let mut tx = Tx::new(&locked.world.counters.value);
             let out = decide(&mut locked.world, &mut tx, &ctx)?;
@@ -348,9 +346,7 @@ impl App {
     {
         let (out, ticket) = {
             let mut locked = self.lock();
-            locked.writer.check()?;
-            let (now, wall_now) = self.now(&mut locked.world);
-            let policy = locked.world.policy.clone();
+            let (policy, now, wall_now) = self.begin(&mut locked)?;
             let ctx = ctx(&policy, &self.0.pushes, now, wall_now);
             (look(&locked.world, &ctx)?, locked.writer.latest())
         };
@@ -363,6 +359,14 @@ impl App {
     pub async fn after_durable(&self) -> Result<(), Unavailable> {
         let ticket = self.lock().writer.latest();
         self.0.waiter.clone().durable(ticket).await
+    }
+
+    /// What every decision starts from, under the lock: the writer still healthy, the rules in
+    /// force, the rule clock's now and the wall clock's.
+    fn begin(&self, locked: &mut Locked) -> Result<(Arc<Policy>, i64, i64), Unavailable> {
+        locked.writer.check()?;
+        let (now, wall_now) = self.now(&mut locked.world);
+        Ok((locked.world.policy.clone(), now, wall_now))
     }
 
     /// The rule clock's now and the wall clock's. A system rule clock never goes backwards

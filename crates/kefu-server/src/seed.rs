@@ -32,7 +32,7 @@
 use kefu_policy::{Channel, Conversation, Trigger};
 use kefu_store::{
     AccountRecord, AccountType, EncryptMode, Key, MenuRecord, QrCodeRecord, QrSceneValue,
-    TrafficEvent, UserRecord,
+    UserRecord,
 };
 use kefu_wechat::menu::parse_menu_create;
 use kefu_wechat::qrcode::{QrScene, parse_qrcode_create};
@@ -291,18 +291,7 @@ fn apply_checked(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, seed: &Seed) -> 
             None => {
                 let mut account = new_account(seeded, ctx.now);
                 let _ = crate::api::accounts::apply(&mut account, &fields);
-                account.seq = tx.seq();
-                tx.traffic(
-                    ctx.now,
-                    TrafficEvent::Account {
-                        appid: appid.clone(),
-                        platform: "oa".into(),
-                        registered_at: account.registered_at,
-                    },
-                );
-                let mut entry = Entry::new(account);
-                tx.save(Key::Account(appid.clone()), &mut entry);
-                world.accounts.insert(appid.clone(), entry);
+                crate::api::accounts::register(world, tx, ctx.now, account);
             }
         }
         if let Some(Ok(json)) = seeded.menu.as_ref().map(menu_json) {

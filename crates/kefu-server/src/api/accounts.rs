@@ -69,28 +69,39 @@ pub async fn create(State(app): State<App>, body: Body) -> Result<Response, ApiE
         .mutate(|world, tx, ctx| {
             let mut account = blank(ctx.now);
             apply(&mut account, &fields)?;
-            account.seq = tx.seq();
-            let appid = account.appid.clone();
-            tx.traffic(
-                ctx.now,
-                TrafficEvent::Account {
-                    appid: appid.clone(),
-                    platform: "oa".into(),
-                    registered_at: account.registered_at,
-                },
-            );
-            let mut entry = Entry::new(account);
-            tx.save(Key::Account(appid.clone()), &mut entry);
+            let entry = register(world, tx, ctx.now, account);
             if let Some(verified) = verified {
                 let id = tx.seq();
-                tx.delivery(verified.record(id, &appid, ctx.now));
+                tx.delivery(verified.record(id, &entry.value.appid, ctx.now));
             }
-            let shown = render(&entry.value, ctx);
-            world.accounts.insert(appid, entry);
-            Ok::<_, ApiError>(shown)
+            Ok::<_, ApiError>(render(&entry.value, ctx))
         })
         .await?;
     Ok((StatusCode::CREATED, Json(account)).into_response())
+}
+
+/// A new account enters the world: its creation order, its traffic line (replays need every
+/// account's registration), its record.
+pub(crate) fn register<'w>(
+    world: &'w mut World,
+    tx: &mut Tx,
+    now: i64,
+    mut account: AccountRecord,
+) -> &'w mut Entry<AccountRecord> {
+    account.seq = tx.seq();
+    let appid = account.appid.clone();
+    tx.traffic(
+        now,
+        TrafficEvent::Account {
+            appid: appid.clone(),
+            platform: "oa".into(),
+            registered_at: account.registered_at,
+        },
+    );
+    let mut entry = Entry::new(account);
+    tx.save(Key::Account(appid.clone()), &mut entry);
+    let slot = world.accounts.entry(appid).insert_entry(entry);
+    slot.into_mut()
 }
 
 pub async fn list(
