@@ -17,8 +17,10 @@ use crate::port::{Commit, CommitResult, Store, StoreError, Versioned, check_comm
 use crate::records::{DeliveryRecord, InboxMessage, Key, Record, TrafficRecord};
 
 const RECORDS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("records");
-const INBOX: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("inbox");
-const INBOX_BY_USER: TableDefinition<'_, (&str, u64), ()> = TableDefinition::new("inbox_by_user");
+/// Inbox messages under (user, id): a user's inbox is one range, and an accepted send costs one
+/// insert here (each randomly keyed insert dirties a copy-on-write page, the main cost of a
+/// commit; see BENCHMARKS.md).
+const INBOX: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("user_inbox");
 const TRAFFIC: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("traffic");
 const DELIVERIES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("deliveries");
 const DELIVERIES_BY_ACCOUNT: TableDefinition<'_, (&str, u64), ()> =
@@ -65,7 +67,6 @@ impl EmbeddedStore {
             // Create every table up front so readers never meet a missing one.
             txn.open_table(RECORDS).map_err(engine)?;
             txn.open_table(INBOX).map_err(engine)?;
-            txn.open_table(INBOX_BY_USER).map_err(engine)?;
             txn.open_table(TRAFFIC).map_err(engine)?;
             txn.open_table(DELIVERIES).map_err(engine)?;
             txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
@@ -115,7 +116,6 @@ impl Store for EmbeddedStore {
         {
             let mut records = txn.open_table(RECORDS).map_err(engine)?;
             let mut inbox = txn.open_table(INBOX).map_err(engine)?;
-            let mut by_user = txn.open_table(INBOX_BY_USER).map_err(engine)?;
             let mut traffic = txn.open_table(TRAFFIC).map_err(engine)?;
             let mut deliveries = txn.open_table(DELIVERIES).map_err(engine)?;
             let mut by_account = txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
@@ -147,9 +147,8 @@ impl Store for EmbeddedStore {
                 }
                 for message in &commit.inbox {
                     let v = encode(message, "inbox message")?;
-                    inbox.insert(message.id, v.as_slice()).map_err(engine)?;
-                    by_user
-                        .insert((message.user_id.as_str(), message.id), ())
+                    inbox
+                        .insert((message.user_id.as_str(), message.id), v.as_slice())
                         .map_err(engine)?;
                 }
                 for record in &commit.traffic {
@@ -181,22 +180,18 @@ impl Store for EmbeddedStore {
         limit: usize,
     ) -> Result<Vec<InboxMessage>, StoreError> {
         let txn = self.db.begin_read().map_err(engine)?;
-        let by_user = txn.open_table(INBOX_BY_USER).map_err(engine)?;
         let inbox = txn.open_table(INBOX).map_err(engine)?;
         let mut out = Vec::new();
         let start = after.saturating_add(1);
-        for entry in by_user
+        for entry in inbox
             .range((user_id, start)..=(user_id, u64::MAX))
             .map_err(engine)?
         {
             if out.len() >= limit {
                 break;
             }
-            let (k, _) = entry.map_err(engine)?;
+            let (k, v) = entry.map_err(engine)?;
             let id = k.value().1;
-            let Some(v) = inbox.get(id).map_err(engine)? else {
-                continue;
-            };
             let message: InboxMessage = decode(v.value(), &format!("inbox {id}"))?;
             if appid.is_none_or(|a| message.appid == a) {
                 out.push(message);
@@ -278,10 +273,6 @@ impl Store for EmbeddedStore {
                 .retain(|k, _| kept.iter().any(|kk| kk.as_slice() == k))
                 .map_err(engine)?;
             txn.open_table(INBOX)
-                .map_err(engine)?
-                .retain(|_, _| false)
-                .map_err(engine)?;
-            txn.open_table(INBOX_BY_USER)
                 .map_err(engine)?
                 .retain(|_, _| false)
                 .map_err(engine)?;
