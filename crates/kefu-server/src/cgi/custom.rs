@@ -13,7 +13,6 @@ use kefu_store::{InboxMessage, InboxSource, Key, TrafficEvent};
 use kefu_wechat::{ErrCode, SendScope, parse_custom_send, parse_typing};
 
 use crate::app::App;
-use crate::body::cgi_bytes;
 use crate::error::{WxError, wx_json};
 use crate::metrics::Metrics;
 use crate::shadow::{Event as ShadowEvent, Shadow};
@@ -24,80 +23,76 @@ pub async fn send(
     Query(query): Query<super::Query>,
     body: Body,
 ) -> Response {
-    let body = cgi_bytes(body).await;
-    let decided = app
-        .mutate(|world, tx, ctx| {
-            let appid = super::authenticate(world, &query, ctx.wall_now)?;
-            let body = body.map_err(WxError)?;
-            let send = parse_custom_send(&body, SendScope::OfficialAccount)?;
-            let owner = world
-                .owner_of(&send.touser)
-                .filter(|o| o.appid == appid)
-                .ok_or(WxError(ErrCode::InvalidOpenid))?
-                .clone();
-            let message = send.validate()?;
-            // §4.3 step 7: a named KF account must be one of this account's.
-            if let Some(kf_account) = &message.kf_account
-                && !world.oa.has_kf_account(&appid, kf_account)
-            {
-                return Err(WxError(ErrCode::InvalidCustomServiceAccount));
-            }
-            let account = world
-                .accounts
-                .get(&appid)
-                .ok_or(WxError(ErrCode::InvalidCredential))?;
-            let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
-            let conversation = world
-                .conversations
-                .get_mut(&appid)
-                .and_then(|c| c.get_mut(&message.touser))
-                .ok_or(WxError(ErrCode::InvalidOpenid))?;
-            let shadowed = Shadow::watches(ctx.policy, &account.value, ctx.now)
-                .then(|| conversation.value.clone());
-            let decision = conversation.value.send(ctx.now, ctx.rules);
-            if let Some(before) = shadowed {
-                let event = ShadowEvent::Send(decision.errcode());
-                let (policy, now) = (ctx.policy, ctx.now);
-                world.shadow.observe(
-                    policy,
-                    &account.value,
-                    &message.touser,
-                    &before,
-                    &event,
-                    now,
-                );
-            }
-            tx.traffic(
-                ctx.now,
-                TrafficEvent::Send {
-                    appid: appid.clone(),
-                    openid: message.touser.clone(),
-                    api: "custom/send".into(),
-                    errcode: decision.errcode(),
-                    ruleset: ctx.rules.get(ruleset).name.clone(),
-                },
+    let decided = super::post_decision(&app, &query, body, |world, tx, ctx, appid, body| {
+        let send = parse_custom_send(body, SendScope::OfficialAccount)?;
+        let owner = world
+            .owner_of(&send.touser)
+            .filter(|o| o.appid == appid)
+            .ok_or(WxError(ErrCode::InvalidOpenid))?
+            .clone();
+        let message = send.validate()?;
+        // §4.3 step 7: a named KF account must be one of this account's.
+        if let Some(kf_account) = &message.kf_account
+            && !world.oa.has_kf_account(&appid, kf_account)
+        {
+            return Err(WxError(ErrCode::InvalidCustomServiceAccount));
+        }
+        let account = world
+            .accounts
+            .get(&appid)
+            .ok_or(WxError(ErrCode::InvalidCredential))?;
+        let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
+        let conversation = world
+            .conversations
+            .get_mut(&appid)
+            .and_then(|c| c.get_mut(&message.touser))
+            .ok_or(WxError(ErrCode::InvalidOpenid))?;
+        let shadowed = Shadow::watches(ctx.policy, &account.value, ctx.now)
+            .then(|| conversation.value.clone());
+        let decision = conversation.value.send(ctx.now, ctx.rules);
+        if let Some(before) = shadowed {
+            let event = ShadowEvent::Send(decision.errcode());
+            let (policy, now) = (ctx.policy, ctx.now);
+            world.shadow.observe(
+                policy,
+                &account.value,
+                &message.touser,
+                &before,
+                &event,
+                now,
             );
-            if decision.accepted() {
-                let key = Key::Conversation {
-                    appid: appid.clone(),
-                    openid: message.touser.clone(),
-                };
-                tx.save(key, conversation);
-                let id = tx.seq();
-                tx.inbox(InboxMessage {
-                    id,
-                    user_id: owner.user_id,
-                    appid,
-                    openid: message.touser,
-                    source: InboxSource::Custom,
-                    msgtype: message.msgtype.as_str().to_owned(),
-                    body: message.body.to_string(),
-                    sent_at: ctx.now,
-                });
-            }
-            Ok(decision)
-        })
-        .await;
+        }
+        tx.traffic(
+            ctx.now,
+            TrafficEvent::Send {
+                appid: appid.clone(),
+                openid: message.touser.clone(),
+                api: "custom/send".into(),
+                errcode: decision.errcode(),
+                ruleset: ctx.rules.get(ruleset).name.clone(),
+            },
+        );
+        if decision.accepted() {
+            let key = Key::Conversation {
+                appid: appid.clone(),
+                openid: message.touser.clone(),
+            };
+            tx.save(key, conversation);
+            let id = tx.seq();
+            tx.inbox(InboxMessage {
+                id,
+                user_id: owner.user_id,
+                appid,
+                openid: message.touser,
+                source: InboxSource::Custom,
+                msgtype: message.msgtype.as_str().to_owned(),
+                body: message.body.to_string(),
+                sent_at: ctx.now,
+            });
+        }
+        Ok(decision)
+    })
+    .await;
     let errcode = match &decided {
         Ok(decision) => i64::from(decision.errcode()),
         Err(WxError(code)) => i64::from(code.code()),
@@ -111,31 +106,27 @@ pub async fn typing(
     Query(query): Query<super::Query>,
     body: Body,
 ) -> Response {
-    let body = cgi_bytes(body).await;
-    let decided = app
-        .mutate(|world, tx, ctx| {
-            let appid = super::authenticate(world, &query, ctx.wall_now)?;
-            let body = body.map_err(WxError)?;
-            let request = parse_typing(&body)?;
-            let conversation = world
-                .conversations
-                .get_mut(&appid)
-                .and_then(|c| c.get_mut(&request.touser))
-                .ok_or(WxError(ErrCode::InvalidOpenid))?;
-            let before = conversation.value.clone();
-            let decision = conversation
-                .value
-                .typing(&request.command, ctx.now, ctx.rules);
-            if conversation.value != before {
-                let key = Key::Conversation {
-                    appid,
-                    openid: request.touser,
-                };
-                tx.save(key, conversation);
-            }
-            Ok(decision)
-        })
-        .await;
+    let decided = super::post_decision(&app, &query, body, |world, tx, ctx, appid, body| {
+        let request = parse_typing(body)?;
+        let conversation = world
+            .conversations
+            .get_mut(&appid)
+            .and_then(|c| c.get_mut(&request.touser))
+            .ok_or(WxError(ErrCode::InvalidOpenid))?;
+        let before = conversation.value.clone();
+        let decision = conversation
+            .value
+            .typing(&request.command, ctx.now, ctx.rules);
+        if conversation.value != before {
+            let key = Key::Conversation {
+                appid,
+                openid: request.touser,
+            };
+            tx.save(key, conversation);
+        }
+        Ok(decision)
+    })
+    .await;
     answer(decided)
 }
 

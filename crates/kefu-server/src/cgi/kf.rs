@@ -6,7 +6,7 @@
 //! stays `waiting` until it lapses after 7 days (rule clock).
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,6 @@ use kefu_wechat::kf::{
 };
 
 use crate::app::{App, Ctx};
-use crate::body::cgi_bytes;
 use crate::error::{WxError, wx_json};
 use crate::ids;
 use crate::world::{Entry, Tx, World};
@@ -45,14 +44,10 @@ type Change = fn(&mut World, &mut Tx, &Ctx<'_>, &str, &super::Query, &[u8]) -> R
 
 /// Authenticates, then runs `change` on the account's KF accounts; answers ok or the refusal.
 async fn change(app: App, query: super::Query, body: Body, change: Change) -> Response {
-    let body = cgi_bytes(body).await;
-    let outcome = app
-        .mutate(|world, tx, ctx| {
-            let appid = super::authenticate(world, &query, ctx.wall_now)?;
-            let body: Bytes = body.map_err(WxError)?;
-            change(world, tx, ctx, &appid, &query, &body)
-        })
-        .await;
+    let outcome = super::post_decision(&app, &query, body, |world, tx, ctx, appid, body| {
+        change(world, tx, ctx, &appid, &query, body)
+    })
+    .await;
     match outcome {
         Ok(()) => wx_json(ErrCode::Ok.to_json()),
         Err(e) => e.into_response(),

@@ -9,7 +9,6 @@ use kefu_wechat::ErrCode;
 use kefu_wechat::menu::{Menu, parse_menu_create};
 
 use crate::app::App;
-use crate::body::cgi_bytes;
 use crate::error::{WxError, wx_json};
 use crate::world::Entry;
 
@@ -18,26 +17,22 @@ pub async fn create(
     Query(query): Query<super::Query>,
     body: Body,
 ) -> Response {
-    let body = cgi_bytes(body).await;
-    let created = app
-        .mutate(|world, tx, ctx| {
-            let appid = super::authenticate(world, &query, ctx.wall_now)?;
-            let body = body.map_err(WxError)?;
-            let menu = parse_menu_create(&body)?;
-            let record = MenuRecord {
-                json: kefu_wechat::json::to_json(&menu),
-                created_at: ctx.now,
-            };
-            let entry = world
-                .oa
-                .menus
-                .entry(appid.clone())
-                .or_insert_with(|| Entry::new(record.clone()));
-            entry.value = record;
-            tx.save(Key::Menu(appid), entry);
-            Ok::<_, WxError>(())
-        })
-        .await;
+    let created = super::post_decision(&app, &query, body, |world, tx, ctx, appid, body| {
+        let menu = parse_menu_create(body)?;
+        let record = MenuRecord {
+            json: kefu_wechat::json::to_json(&menu),
+            created_at: ctx.now,
+        };
+        let entry = world
+            .oa
+            .menus
+            .entry(appid.clone())
+            .or_insert_with(|| Entry::new(record.clone()));
+        entry.value = record;
+        tx.save(Key::Menu(appid), entry);
+        Ok::<_, WxError>(())
+    })
+    .await;
     ok_or_refusal(created)
 }
 

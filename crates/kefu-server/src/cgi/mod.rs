@@ -15,8 +15,12 @@ use axum::Router;
 use axum::routing::{get, post};
 use kefu_wechat::ErrCode;
 
-use crate::app::App;
-use crate::world::World;
+use axum::body::Body;
+
+use crate::app::{App, Ctx};
+use crate::body::cgi_bytes;
+use crate::error::WxError;
+use crate::world::{Tx, World};
 
 pub use menu::stored_menu;
 
@@ -44,6 +48,24 @@ pub fn customservice_router() -> Router<App> {
 }
 
 pub type Query = HashMap<String, String>;
+
+/// An authenticated `/cgi-bin` POST that may change state, in WeChat's order: the token
+/// (§4.3 step 1) before the body (step 2; over 1 MiB is 47001), then `decide` with the account's
+/// appid and the body. Answers once the decision is durable.
+pub async fn post_decision<T>(
+    app: &App,
+    query: &Query,
+    body: Body,
+    decide: impl FnOnce(&mut World, &mut Tx, &Ctx<'_>, String, &[u8]) -> Result<T, WxError>,
+) -> Result<T, WxError> {
+    let body = cgi_bytes(body).await;
+    app.mutate(|world, tx, ctx| {
+        let appid = authenticate(world, query, ctx.wall_now)?;
+        let body = body.map_err(WxError)?;
+        decide(world, tx, ctx, appid, &body)
+    })
+    .await
+}
 
 /// WECHAT.md §4.3 step 1: the account an `access_token` speaks for.
 pub fn authenticate(world: &World, query: &Query, wall_now: i64) -> Result<String, ErrCode> {

@@ -13,7 +13,6 @@ use kefu_wechat::ErrCode;
 use kefu_wechat::qrcode::{QrCodeCreateResponse, QrScene, parse_qrcode_create};
 
 use crate::app::App;
-use crate::body::cgi_bytes;
 use crate::error::{WxError, wx_json};
 use crate::ids;
 use crate::qrpng::qr_png;
@@ -24,47 +23,44 @@ pub async fn create(
     Query(query): Query<super::Query>,
     body: Body,
 ) -> Response {
-    let body = cgi_bytes(body).await;
-    let created = app
-        .mutate(|world, tx, ctx| {
-            let appid = super::authenticate(world, &query, ctx.wall_now)?;
-            let body = body.map_err(WxError)?;
-            let spec = parse_qrcode_create(&body)?;
-            let scene = match spec.scene {
-                QrScene::Id(id) => QrSceneValue::Id(id),
-                QrScene::Str(s) => QrSceneValue::Str(s),
-            };
-            if spec.permanent
-                && let Some(same) = world.oa.qrcodes.values().find(|qr| {
+    let created = super::post_decision(&app, &query, body, |world, tx, ctx, appid, body| {
+        let spec = parse_qrcode_create(body)?;
+        let scene = match spec.scene {
+            QrScene::Id(id) => QrSceneValue::Id(id),
+            QrScene::Str(s) => QrSceneValue::Str(s),
+        };
+        if spec.permanent
+            && let Some(same) =
+                world.oa.qrcodes.values().find(|qr| {
                     qr.value.permanent && qr.value.appid == appid && qr.value.scene == scene
                 })
-            {
-                return Ok::<_, WxError>(response(&same.value, ctx.now));
+        {
+            return Ok::<_, WxError>(response(&same.value, ctx.now));
+        }
+        let ticket = loop {
+            let candidate = ids::qr_ticket();
+            if !world.oa.qrcodes.contains_key(&candidate) {
+                break candidate;
             }
-            let ticket = loop {
-                let candidate = ids::qr_ticket();
-                if !world.oa.qrcodes.contains_key(&candidate) {
-                    break candidate;
-                }
-            };
-            let mut entry = Entry::new(QrCodeRecord {
-                ticket: ticket.clone(),
-                appid,
-                url: ids::qr_url(),
-                scene,
-                permanent: spec.permanent,
-                created_at: ctx.now,
-                expires_at: spec
-                    .expire_seconds
-                    .map(|seconds| ctx.now + i64::from(seconds)),
-                seq: tx.seq(),
-            });
-            tx.save(Key::QrCode(ticket.clone()), &mut entry);
-            let answer = response(&entry.value, ctx.now);
-            world.oa.qrcodes.insert(ticket, entry);
-            Ok(answer)
-        })
-        .await;
+        };
+        let mut entry = Entry::new(QrCodeRecord {
+            ticket: ticket.clone(),
+            appid,
+            url: ids::qr_url(),
+            scene,
+            permanent: spec.permanent,
+            created_at: ctx.now,
+            expires_at: spec
+                .expire_seconds
+                .map(|seconds| ctx.now + i64::from(seconds)),
+            seq: tx.seq(),
+        });
+        tx.save(Key::QrCode(ticket.clone()), &mut entry);
+        let answer = response(&entry.value, ctx.now);
+        world.oa.qrcodes.insert(ticket, entry);
+        Ok(answer)
+    })
+    .await;
     match created {
         Ok(answer) => wx_json(answer.to_json()),
         Err(e) => e.into_response(),
