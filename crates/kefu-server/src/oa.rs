@@ -12,10 +12,6 @@ use kefu_store::{
     StableTokenSet,
 };
 
-use kefu_policy::{Conversation, Trigger};
-
-use crate::app::Ctx;
-use crate::shadow::{Event as ShadowEvent, Shadow};
 use crate::world::{Entry, Persist, Tx, World};
 
 #[derive(Debug, Default)]
@@ -238,34 +234,4 @@ persist! {
     QrCodeRecord => QrCode,
     FollowRecord => Follow,
     KfAccountSet => KfAccounts,
-}
-
-impl World {
-    /// The conversation as it is before a trigger, if a rollout's shadow watches its account
-    /// (`None` otherwise, to skip the copy). Hand it to [`World::shadow_trigger`] afterwards.
-    pub fn shadow_before(&self, ctx: &Ctx<'_>, appid: &str, openid: &str) -> Option<Conversation> {
-        let account = self.accounts.get(appid)?;
-        Shadow::watches(ctx.policy, &account.value, ctx.now).then(|| {
-            self.conversation(appid, openid)
-                .map_or_else(|| Conversation::new(false), |c| c.value.clone())
-        })
-    }
-
-    /// Repeats `trigger` on the rollouts' shadows of the conversation (shadow evaluation).
-    pub fn shadow_trigger(
-        &mut self,
-        ctx: &Ctx<'_>,
-        appid: &str,
-        openid: &str,
-        before: Option<Conversation>,
-        trigger: Trigger,
-    ) {
-        if let Some(before) = before
-            && let Some(account) = self.accounts.get(appid)
-        {
-            let event = ShadowEvent::Trigger(trigger);
-            self.shadow
-                .observe(ctx.policy, &account.value, openid, &before, &event, ctx.now);
-        }
-    }
 }

@@ -42,6 +42,7 @@ use serde_json::{Map, Value};
 use crate::app::{App, Ctx};
 use crate::error::Unavailable;
 use crate::ids;
+use crate::shadow::Event as ShadowEvent;
 use crate::world::{Entry, OpenidOwner, Tx, World};
 
 /// The seed of `kefu serve --demo`: a coffee shop with a menu and a QR code, one follower and
@@ -424,7 +425,7 @@ fn seed_follow(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, follow: &SeedFollo
     {
         return;
     }
-    let before = world.shadow_before(ctx, appid, &openid);
+    let before = world.shadow_before(ctx, ruleset, appid, &openid);
     let conversation = world
         .conversations
         .entry(appid.to_owned())
@@ -441,7 +442,14 @@ fn seed_follow(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, follow: &SeedFollo
     };
     tx.save(key, conversation);
     world.oa.followed(tx, appid, &openid, ctx.now, None);
-    world.shadow_trigger(ctx, appid, &openid, before, Trigger::Follow);
+    world.shadow_observe(
+        ctx,
+        ruleset,
+        appid,
+        &openid,
+        before,
+        ShadowEvent::Trigger(Trigger::Follow),
+    );
     crate::api::oa_actions::record_trigger(tx, ctx, appid, &openid, Trigger::Follow, ruleset);
 }
 

@@ -6,10 +6,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use kefu_policy::{Channel, Conversation, Trigger};
-use kefu_store::AccountRecord;
+use kefu_policy::{Channel, Conversation, RuleSetId, Trigger};
 
+use crate::app::Ctx;
 use crate::policy::Policy;
+use crate::world::World;
 
 #[derive(Debug, Default)]
 pub struct Shadow {
@@ -28,25 +29,28 @@ pub enum Event {
 }
 
 impl Shadow {
-    /// Whether any rollout of `policy` shadows `account` now: callers skip the copy of the
-    /// live state otherwise.
-    pub fn watches(policy: &Policy, account: &AccountRecord, now: i64) -> bool {
-        !policy.rollouts.is_empty() && shadowing(policy, account, now).next().is_some()
+    /// Whether any rollout of `policy` shadows an account on `current` (the rule set in force for
+    /// it now, which the caller has resolved already): callers skip the copy of the live state
+    /// otherwise.
+    pub fn watches(policy: &Policy, current: RuleSetId, now: i64) -> bool {
+        !policy.rollouts.is_empty() && shadowing(policy, current, now).next().is_some()
     }
 
     /// Repeats `event` on every shadow of the conversation. `before` is the live state before
     /// the event.
-    pub fn observe(
+    #[allow(clippy::too_many_arguments)]
+    fn observe(
         &mut self,
         policy: &Policy,
-        account: &AccountRecord,
+        appid: &str,
         openid: &str,
+        current: RuleSetId,
         before: &Conversation,
         event: &Event,
         now: i64,
     ) {
-        for (rollout, to) in shadowing(policy, account, now) {
-            let key = (rollout.to_owned(), account.appid.clone(), openid.to_owned());
+        for (rollout, to) in shadowing(policy, current, now) {
+            let key = (rollout.to_owned(), appid.to_owned(), openid.to_owned());
             let conversation = self
                 .conversations
                 .entry(key)
@@ -86,14 +90,13 @@ impl Shadow {
     }
 }
 
-/// The active rollouts that have not moved `account` yet on channel `api`, with the id of their
-/// `to` set.
-fn shadowing<'a>(
-    policy: &'a Policy,
-    account: &'a AccountRecord,
+/// The active rollouts whose `from` is `current` (they have not moved the account yet on
+/// channel `api`), with the id of their `to` set.
+fn shadowing(
+    policy: &Policy,
+    current: RuleSetId,
     now: i64,
-) -> impl Iterator<Item = (&'a str, kefu_policy::RuleSetId)> + 'a {
-    let current = policy.ruleset_for(account, Channel::Api, now);
+) -> impl Iterator<Item = (&str, RuleSetId)> + '_ {
     policy.rollouts.iter().filter_map(move |r| {
         let active = r.platform == kefu_policy::Platform::Oa
             && r.is_active(now)
@@ -102,4 +105,37 @@ fn shadowing<'a>(
         let to = policy.book.id(&r.to)?;
         active.then_some((r.id.as_str(), to))
     })
+}
+
+impl World {
+    /// The conversation as it is before an event, if a rollout's shadow watches its account on
+    /// `current` (`None` otherwise, to skip the copy). Hand it to [`World::shadow_observe`].
+    pub fn shadow_before(
+        &self,
+        ctx: &Ctx<'_>,
+        current: RuleSetId,
+        appid: &str,
+        openid: &str,
+    ) -> Option<Conversation> {
+        Shadow::watches(ctx.policy, current, ctx.now).then(|| {
+            self.conversation(appid, openid)
+                .map_or_else(|| Conversation::new(false), |c| c.value.clone())
+        })
+    }
+
+    /// Repeats `event` on the rollouts' shadows of the conversation (shadow evaluation).
+    pub fn shadow_observe(
+        &mut self,
+        ctx: &Ctx<'_>,
+        current: RuleSetId,
+        appid: &str,
+        openid: &str,
+        before: Option<Conversation>,
+        event: Event,
+    ) {
+        if let Some(before) = before {
+            self.shadow
+                .observe(ctx.policy, appid, openid, current, &before, &event, ctx.now);
+        }
+    }
 }

@@ -13,7 +13,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use crate::codec::{
     decode, decode_key, decode_record, decode_version, encode, encode_key, encode_record,
 };
-use crate::port::{Commit, CommitResult, Store, StoreError, Versioned, check_commit};
+use crate::port::{
+    Commit, CommitResult, InRange, Store, StoreError, Versioned, check_commit, in_range,
+};
 use crate::records::{DeliveryRecord, InboxMessage, Key, Record, TrafficRecord};
 
 const RECORDS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("records");
@@ -211,15 +213,11 @@ impl Store for EmbeddedStore {
         for entry in table.iter().map_err(engine)? {
             let (k, v) = entry.map_err(engine)?;
             let record: TrafficRecord = decode(v.value(), &format!("traffic {}", k.value()))?;
-            if from.is_some_and(|f| record.at < f) {
-                continue;
-            }
-            // Records are committed in sequence order with non-decreasing `at`.
-            if to.is_some_and(|t| record.at >= t) {
-                break;
-            }
-            if !each(&record) {
-                break;
+            match in_range(record.at, from, to) {
+                InRange::Before => continue,
+                InRange::Past => break,
+                InRange::Inside if !each(&record) => break,
+                InRange::Inside => {}
             }
         }
         Ok(())

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::port::{Commit, CommitResult, Store, StoreError, Versioned, check_commit};
+use crate::port::{
+    Commit, CommitResult, InRange, Store, StoreError, Versioned, check_commit, in_range,
+};
 use crate::records::{DeliveryRecord, InboxMessage, Key, Record, TrafficRecord};
 
 #[derive(Default)]
@@ -111,14 +113,11 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         let inner = self.lock();
         for record in inner.traffic.values() {
-            if from.is_some_and(|f| record.at < f) {
-                continue;
-            }
-            if to.is_some_and(|t| record.at >= t) {
-                break;
-            }
-            if !each(record) {
-                break;
+            match in_range(record.at, from, to) {
+                InRange::Before => continue,
+                InRange::Past => break,
+                InRange::Inside if !each(record) => break,
+                InRange::Inside => {}
             }
         }
         Ok(())

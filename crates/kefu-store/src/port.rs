@@ -215,3 +215,22 @@ fn record_name(record: &Record) -> &'static str {
         Record::MsgIds(_) => "MsgIds",
     }
 }
+
+/// Where a traffic record stands against `[from, to)`. Records are committed in sequence order
+/// with non-decreasing `at`, so the first one at or past `to` ends a scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InRange {
+    Before,
+    Inside,
+    Past,
+}
+
+pub(crate) fn in_range(at: i64, from: Option<i64>, to: Option<i64>) -> InRange {
+    if from.is_some_and(|f| at < f) {
+        InRange::Before
+    } else if to.is_some_and(|t| at >= t) {
+        InRange::Past
+    } else {
+        InRange::Inside
+    }
+}

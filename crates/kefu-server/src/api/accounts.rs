@@ -124,10 +124,7 @@ pub async fn get(
     Path(appid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     app.read(|world, ctx| {
-        let account = world
-            .accounts
-            .get(&appid)
-            .ok_or_else(|| ApiError::account_not_found(&appid))?;
+        let account = crate::api::account(world, &appid)?;
         Ok(Json(render(&account.value, ctx)))
     })
     .await
@@ -141,10 +138,7 @@ pub async fn patch(
     let fields = object(api_json(body).await?)?;
     let (url_changed, probe) = app
         .read(|world, _| {
-            let entry = world
-                .accounts
-                .get(&appid)
-                .ok_or_else(|| ApiError::account_not_found(&appid))?;
+            let entry = crate::api::account(world, &appid)?;
             let mut probe = entry.value.clone();
             apply(&mut probe, &fields)?;
             Ok::<_, ApiError>((probe.webhook_url != entry.value.webhook_url, probe))

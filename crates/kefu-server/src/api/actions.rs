@@ -18,7 +18,7 @@ use crate::body::api_json;
 use crate::error::ApiError;
 use crate::ids;
 use crate::push::{self, Pushed};
-use crate::shadow::{Event as ShadowEvent, Shadow};
+use crate::shadow::Event as ShadowEvent;
 use crate::timefmt::rfc3339;
 use crate::world::{Entry, OpenidOwner, Tx, World};
 
@@ -129,10 +129,7 @@ fn decide(
         .users
         .get(user_id)
         .ok_or_else(|| ApiError::user_not_found(user_id))?;
-    let account = world
-        .accounts
-        .get(appid)
-        .ok_or_else(|| ApiError::account_not_found(appid))?;
+    let account = crate::api::account(world, appid)?;
     let openid = user.value.openids.get(appid).cloned();
     let following = openid
         .as_ref()
@@ -166,19 +163,18 @@ fn decide(
         push::check_room(world, ctx, appid)?;
     }
     let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
-    let watched = Shadow::watches(ctx.policy, &account.value, ctx.now);
 
     let openid = match openid {
         Some(openid) => openid,
         None => first_contact(world, tx, user_id, appid),
     };
+    let before = world.shadow_before(ctx, ruleset, appid, &openid);
     let conversation = world
         .conversations
         .entry(appid.to_owned())
         .or_default()
         .entry(openid.clone())
         .or_insert_with(|| Entry::new(Conversation::new(false)));
-    let shadowed = watched.then(|| conversation.value.clone());
     let state = &mut conversation.value;
     match action.trigger() {
         Some(trigger) => {
@@ -191,27 +187,16 @@ fn decide(
         None => state.unfollow(),
     }
     let view = state.view(ctx.now, ctx.rules);
-    if let Some(before) = shadowed
-        && let Some(account) = world.accounts.get(appid)
-    {
-        let event = match action.trigger() {
-            Some(trigger) => ShadowEvent::Trigger(trigger),
-            None => ShadowEvent::Unfollow,
-        };
-        world.shadow.observe(
-            ctx.policy,
-            &account.value,
-            &openid,
-            &before,
-            &event,
-            ctx.now,
-        );
-    }
     let key = Key::Conversation {
         appid: appid.to_owned(),
         openid: openid.clone(),
     };
     tx.save(key, conversation);
+    let event = match action.trigger() {
+        Some(trigger) => ShadowEvent::Trigger(trigger),
+        None => ShadowEvent::Unfollow,
+    };
+    world.shadow_observe(ctx, ruleset, appid, &openid, before, event);
     let trigger_name = action.trigger().map_or("unfollow", Trigger::as_str);
     tx.traffic(
         ctx.now,

@@ -15,10 +15,7 @@ pub async fn explain(
     Path((appid, openid)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     app.read(|world, ctx| {
-        let account = world
-            .accounts
-            .get(&appid)
-            .ok_or_else(|| ApiError::account_not_found(&appid))?;
+        let account = crate::api::account(world, &appid)?;
         let conversation = world.conversation(&appid, &openid).ok_or_else(|| {
             ApiError::not_found(
                 "conversation_not_found",

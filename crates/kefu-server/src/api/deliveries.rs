@@ -30,10 +30,7 @@ pub async fn list(
     };
     let pending = app
         .read(|world, _| {
-            world
-                .accounts
-                .get(&appid)
-                .ok_or_else(|| ApiError::account_not_found(&appid))?;
+            crate::api::account(world, &appid)?;
             Ok::<_, ApiError>(world.outbox.pending_of(&appid, before, page.limit))
         })
         .await?;

@@ -24,6 +24,8 @@ use axum::routing::{get, post};
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::world::{Entry, World};
+use kefu_store::AccountRecord;
 
 pub fn router(app: App) -> Router<App> {
     Router::new()
@@ -85,6 +87,17 @@ async fn authorize(State(app): State<App>, request: Request, next: Next) -> Resp
 
 async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "no such endpoint in /api/v1")
+}
+
+/// The account `appid`, or 404 `account_not_found`.
+pub(crate) fn account<'w>(
+    world: &'w World,
+    appid: &str,
+) -> Result<&'w Entry<AccountRecord>, ApiError> {
+    world
+        .accounts
+        .get(appid)
+        .ok_or_else(|| ApiError::account_not_found(appid))
 }
 
 /// `?limit=` (default 100, at most 1000) and `?after=<id>` of a list.

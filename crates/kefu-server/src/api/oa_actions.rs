@@ -18,6 +18,7 @@ use crate::app::{App, Ctx};
 use crate::cgi::stored_menu;
 use crate::error::ApiError;
 use crate::push::{self, Pushed};
+use crate::shadow::Event as ShadowEvent;
 use crate::timefmt::rfc3339;
 use crate::world::{Entry, Tx, World};
 
@@ -177,10 +178,7 @@ pub fn menu_click(
         .users
         .get(user_id)
         .ok_or_else(|| ApiError::user_not_found(user_id))?;
-    let account = world
-        .accounts
-        .get(appid)
-        .ok_or_else(|| ApiError::account_not_found(appid))?;
+    let account = crate::api::account(world, appid)?;
     let openid = user
         .value
         .openids
@@ -219,7 +217,7 @@ pub fn menu_click(
     let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
 
     let trigger = kind.opens_window().then_some(Trigger::MenuClick);
-    let before = trigger.and_then(|_| world.shadow_before(ctx, appid, &openid));
+    let before = trigger.and_then(|_| world.shadow_before(ctx, ruleset, appid, &openid));
     let conversation = conversation(world, appid, &openid);
     if let Some(trigger) = trigger {
         conversation
@@ -233,7 +231,14 @@ pub fn menu_click(
     }
     let view = conversation.value.view(ctx.now, ctx.rules);
     if let Some(trigger) = trigger {
-        world.shadow_trigger(ctx, appid, &openid, before, trigger);
+        world.shadow_observe(
+            ctx,
+            ruleset,
+            appid,
+            &openid,
+            before,
+            ShadowEvent::Trigger(trigger),
+        );
         record_trigger(tx, ctx, appid, &openid, trigger, ruleset);
     }
     Ok(Outcome {
@@ -276,10 +281,7 @@ pub fn qr_scan(
         return Err(invalid("the ticket is a QR code of another account"));
     }
     let appid = qr.appid.as_str();
-    let account = world
-        .accounts
-        .get(appid)
-        .ok_or_else(|| ApiError::account_not_found(appid))?;
+    let account = crate::api::account(world, appid)?;
     if let Some(expired_at) = qr.expires_at.filter(|at| ctx.now >= *at) {
         return Err(ApiError::new(
             axum::http::StatusCode::GONE,
@@ -297,7 +299,7 @@ pub fn qr_scan(
         Some(openid) => openid.clone(),
         None => first_contact(world, tx, user_id, appid),
     };
-    let before = world.shadow_before(ctx, appid, &openid);
+    let before = world.shadow_before(ctx, ruleset, appid, &openid);
     let conversation = conversation(world, appid, &openid);
     let was_following = conversation.value.following();
     conversation
@@ -326,7 +328,14 @@ pub fn qr_scan(
             qr: Some((scene, qr.ticket.clone())),
         }
     };
-    world.shadow_trigger(ctx, appid, &openid, before, Trigger::QrScan);
+    world.shadow_observe(
+        ctx,
+        ruleset,
+        appid,
+        &openid,
+        before,
+        ShadowEvent::Trigger(Trigger::QrScan),
+    );
     record_trigger(tx, ctx, appid, &openid, Trigger::QrScan, ruleset);
     Ok(Outcome {
         appid: appid.to_owned(),

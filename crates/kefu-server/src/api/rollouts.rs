@@ -141,10 +141,7 @@ pub async fn notices(
     Path(appid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     app.read(|world, ctx| {
-        let account = world
-            .accounts
-            .get(&appid)
-            .ok_or_else(|| ApiError::account_not_found(&appid))?;
+        let account = crate::api::account(world, &appid)?;
         let notices =
             kefu_policy::notices(ctx.defaults, ctx.rollouts, &facts(&account.value), ctx.now);
         let shown: Vec<Value> = notices

@@ -15,7 +15,7 @@ use kefu_wechat::{ErrCode, SendScope, parse_custom_send, parse_typing};
 use crate::app::App;
 use crate::error::{WxError, wx_json};
 use crate::metrics::Metrics;
-use crate::shadow::{Event as ShadowEvent, Shadow};
+use crate::shadow::Event as ShadowEvent;
 
 pub async fn send(
     State(app): State<App>,
@@ -42,26 +42,13 @@ pub async fn send(
             .get(&appid)
             .ok_or(WxError(ErrCode::InvalidCredential))?;
         let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
+        let before = world.shadow_before(ctx, ruleset, &appid, &message.touser);
         let conversation = world
             .conversations
             .get_mut(&appid)
             .and_then(|c| c.get_mut(&message.touser))
             .ok_or(WxError(ErrCode::InvalidOpenid))?;
-        let shadowed = Shadow::watches(ctx.policy, &account.value, ctx.now)
-            .then(|| conversation.value.clone());
         let decision = conversation.value.send(ctx.now, ctx.rules);
-        if let Some(before) = shadowed {
-            let event = ShadowEvent::Send(decision.errcode());
-            let (policy, now) = (ctx.policy, ctx.now);
-            world.shadow.observe(
-                policy,
-                &account.value,
-                &message.touser,
-                &before,
-                &event,
-                now,
-            );
-        }
         tx.traffic(
             ctx.now,
             TrafficEvent::Send {
@@ -78,6 +65,10 @@ pub async fn send(
                 openid: message.touser.clone(),
             };
             tx.save(key, conversation);
+        }
+        let event = ShadowEvent::Send(decision.errcode());
+        world.shadow_observe(ctx, ruleset, &appid, &message.touser, before, event);
+        if decision.accepted() {
             let id = tx.seq();
             tx.inbox(InboxMessage {
                 id,

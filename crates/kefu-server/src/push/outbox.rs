@@ -154,10 +154,7 @@ pub fn replay(
     ctx: &Ctx<'_>,
     original: &DeliveryRecord,
 ) -> Result<Pushed, ApiError> {
-    let account = world
-        .accounts
-        .get(&original.appid)
-        .ok_or_else(|| ApiError::account_not_found(&original.appid))?;
+    let account = crate::api::account(world, &original.appid)?;
     let target = Target::of(&account.value)
         .ok_or_else(|| ApiError::conflict("no_webhook", "the account has no webhook_url"))?;
     if world.outbox.pending.len() >= ctx.pushes.config.capacity {
