@@ -182,6 +182,8 @@ struct Phase {
     elapsed: Duration,
     /// Microseconds, sorted.
     latencies: Vec<u64>,
+    /// What the first failed request answered, to say why.
+    first_error: Option<String>,
 }
 
 impl Phase {
@@ -219,6 +221,7 @@ async fn drive(
             (client.clone(), url.clone(), bodies.clone(), next.clone());
         workers.spawn(async move {
             let (mut done, mut errors, mut latencies) = (0u64, 0u64, Vec::new());
+            let mut first_error: Option<String> = None;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let due = match rate {
@@ -230,18 +233,23 @@ async fn drive(
                 }
                 tokio::time::sleep_until(due.into()).await;
                 let body = bodies[(i as usize) % bodies.len()].clone();
-                let ok = match client.post(&*url).body(body).send().await {
+                let outcome = match client.post(&*url).body(body).send().await {
                     Ok(response) => match response.bytes().await {
-                        Ok(b) => b.starts_with(br#"{"errcode":0"#),
-                        Err(_) => false,
+                        Ok(b) if b.starts_with(br#"{"errcode":0"#) => Ok(()),
+                        Ok(b) => Err(String::from_utf8_lossy(&b).into_owned()),
+                        Err(e) => Err(e.to_string()),
                     },
-                    Err(_) => false,
+                    Err(e) => Err(e.to_string()),
                 };
+                let ok = outcome.is_ok();
+                if let Err(e) = outcome {
+                    first_error.get_or_insert(e);
+                }
                 latencies.push(due.elapsed().as_micros() as u64);
                 done += 1;
                 errors += u64::from(!ok);
             }
-            (done, errors, latencies)
+            (done, errors, latencies, first_error)
         });
     }
     let mut phase = Phase {
@@ -249,8 +257,12 @@ async fn drive(
         errors: 0,
         elapsed: Duration::ZERO,
         latencies: Vec::new(),
+        first_error: None,
     };
-    while let Some(Ok((done, errors, latencies))) = workers.join_next().await {
+    while let Some(Ok((done, errors, latencies, first_error))) = workers.join_next().await {
+        if phase.first_error.is_none() {
+            phase.first_error = first_error;
+        }
         phase.requests += done;
         phase.errors += errors;
         phase.latencies.extend(latencies);
@@ -354,6 +366,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "errors (peak, open loop)",
         format!("{}, {}", kefu_peak.errors, open.errors)
     );
+    for (phase, what) in [(&kefu_peak, "peak"), (&open, "open loop")] {
+        if let Some(e) = &phase.first_error {
+            println!("first error ({what}): {e}");
+        }
+    }
     if let Some(out) = &args.out {
         std::fs::write(out, serde_json::to_vec_pretty(&result)?)?;
     }

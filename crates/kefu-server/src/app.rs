@@ -380,9 +380,13 @@ impl App {
         (clock.now, wall_now)
     }
 
-    /// Stops the writer after everything queued is durable (graceful shutdown).
+    /// Stops the writer after everything queued is durable, then closes the store (graceful
+    /// shutdown: the next start has no log to replay).
     pub fn close(&self) {
         self.lock().writer.close();
+        if let Err(error) = self.0.store.close() {
+            tracing::error!(%error, "closing the store failed; the next start recovers from its log");
+        }
     }
 }
 

@@ -149,6 +149,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes everything except the records under `keep` (a test suite's reset).
     fn wipe(&self, keep: &[Key]) -> Result<(), StoreError>;
+
+    /// Graceful shutdown: leaves everything committed in its final form (the embedded backend
+    /// checkpoints and removes its log, so the next start replays nothing) and stops background
+    /// work. Nothing may be committed after it.
+    fn close(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Checks one commit against the versions the backend holds. Shared by every backend so that

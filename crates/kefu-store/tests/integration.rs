@@ -71,3 +71,165 @@ fn a_data_directory_has_one_owner() {
     }
     assert!(!EmbeddedStore::exists_in(&dir.path().join("elsewhere")));
 }
+
+mod log {
+    //! The embedded store's write-ahead log: what a crash leaves behind is recovered.
+    use super::*;
+    use kefu_store::{InboxMessage, InboxSource, TrafficEvent, TrafficRecord};
+    use std::path::Path;
+
+    fn counters(expect: u64, version: u64, next_seq: u64) -> Write {
+        Write::put(
+            Key::Counters,
+            expect,
+            version,
+            Record::Counters(Counters { next_seq }),
+        )
+    }
+
+    fn message(id: u64) -> InboxMessage {
+        InboxMessage {
+            id,
+            user_id: "u1".into(),
+            appid: "wx1".into(),
+            openid: "o1".into(),
+            source: InboxSource::Custom,
+            msgtype: "text".into(),
+            body: r#"{"content":"hi"}"#.into(),
+            sent_at: 1_700_000_000,
+        }
+    }
+
+    fn traffic(seq: u64) -> TrafficRecord {
+        TrafficRecord {
+            seq,
+            at: 1_700_000_000,
+            event: TrafficEvent::Trigger {
+                appid: "wx1".into(),
+                openid: "o1".into(),
+                trigger: "message".into(),
+                ruleset: "wechat-oa-2023".into(),
+            },
+        }
+    }
+
+    fn log_files(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("wal-"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn commit(store: &EmbeddedStore, commit: Commit) -> kefu_store::CommitResult {
+        store.commit(&[commit]).unwrap().remove(0)
+    }
+
+    #[test]
+    fn commits_that_never_reached_redb_are_recovered_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = EmbeddedStore::open_unapplied(dir.path()).unwrap();
+            let first = Commit {
+                writes: vec![
+                    counters(0, 1, 42),
+                    Write::put(Key::AdminToken, 0, 2, Record::AdminToken("t".into())),
+                ],
+                inbox: vec![message(1)],
+                traffic: vec![traffic(1)],
+                ..Commit::default()
+            };
+            commit(&store, first).unwrap();
+            // Versions are checked against the log even though redb never saw it.
+            let stale = Commit {
+                writes: vec![counters(0, 3, 99)],
+                ..Commit::default()
+            };
+            assert!(commit(&store, stale).is_err());
+            let second = Commit {
+                writes: vec![counters(1, 4, 43), Write::delete(Key::AdminToken, 2)],
+                inbox: vec![message(2)],
+                ..Commit::default()
+            };
+            commit(&store, second).unwrap();
+            assert!(!log_files(dir.path()).is_empty());
+        }
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let counters = store.load(&Key::Counters).unwrap().unwrap();
+        assert_eq!(
+            (counters.version, counters.value),
+            (4, Record::Counters(Counters { next_seq: 43 }))
+        );
+        assert_eq!(store.load(&Key::AdminToken).unwrap(), None);
+        let inbox = store.inbox("u1", None, 0, 10).unwrap();
+        assert_eq!(inbox, vec![message(1), message(2)]);
+        let mut seen = Vec::new();
+        store
+            .traffic(None, None, &mut |r| {
+                seen.push(r.clone());
+                true
+            })
+            .unwrap();
+        assert_eq!(seen, vec![traffic(1)]);
+    }
+
+    #[test]
+    fn an_append_a_crash_cut_short_is_dropped_on_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = EmbeddedStore::open_unapplied(dir.path()).unwrap();
+            commit(
+                &store,
+                Commit {
+                    writes: vec![counters(0, 1, 10)],
+                    ..Commit::default()
+                },
+            )
+            .unwrap();
+            commit(
+                &store,
+                Commit {
+                    writes: vec![counters(1, 2, 11)],
+                    ..Commit::default()
+                },
+            )
+            .unwrap();
+        }
+        let last = log_files(dir.path()).pop().unwrap();
+        let bytes = std::fs::read(&last).unwrap();
+        std::fs::write(&last, &bytes[..bytes.len() - 5]).unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(store.load(&Key::Counters).unwrap().unwrap().version, 1);
+        // The store goes on from there.
+        commit(
+            &store,
+            Commit {
+                writes: vec![counters(1, 3, 12)],
+                ..Commit::default()
+            },
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_clean_close_leaves_no_log_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            for n in 0..50u64 {
+                let c = Commit {
+                    writes: vec![counters(n, n + 1, n)],
+                    inbox: vec![message(n + 1)],
+                    ..Commit::default()
+                };
+                commit(&store, c).unwrap();
+            }
+        }
+        assert_eq!(log_files(dir.path()), Vec::<std::path::PathBuf>::new());
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(store.load(&Key::Counters).unwrap().unwrap().version, 50);
+        assert_eq!(store.inbox("u1", None, 0, 100).unwrap().len(), 50);
+    }
+}

@@ -174,6 +174,11 @@ fn parse_default(text: &str) -> Result<(Platform, String), String> {
     Ok((platform, name.to_owned()))
 }
 
+/// Every request allocates (JSON, headers, records); glibc's allocator was about a tenth of the
+/// CPU of a durable send under load, measured with `perf` (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {

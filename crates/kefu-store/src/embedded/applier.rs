@@ -1,0 +1,266 @@
+//! Brings redb up to date behind the log, off the path of any request.
+//!
+//! The applier thread takes logged entries in order and writes them into redb in one
+//! transaction per round, without an fsync (`Durability::None`): the log already holds them.
+//! About once a second a round commits durably, and the log segments it covers are deleted.
+//! Reads wait until the applier has caught up with everything logged when they began.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use redb::{Database, Durability};
+
+use super::entry::{Entry, Rows};
+use super::tables::{DELIVERIES, DELIVERIES_BY_ACCOUNT, INBOX, META, RECORDS, TRAFFIC};
+use super::{engine, wal};
+use crate::port::StoreError;
+
+/// How long redb may lag the log on disk: bounds the log a restart replays.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// Entries one applier round takes at most.
+const ROUND: usize = 256;
+/// Where redb records the last log entry it holds.
+pub(crate) const APPLIED: &str = "applied_lsn";
+
+/// What the log and redb hold, shared by the store and its applier.
+pub(crate) struct Shared {
+    pub db: Database,
+    pub dir: PathBuf,
+    progress: Mutex<Progress>,
+    caught_up: Condvar,
+    /// Versions logged but not yet in redb: encoded key → (version, 0 if deleted; its LSN).
+    pending: Mutex<HashMap<Vec<u8>, (u64, u64)>>,
+}
+
+#[derive(Default)]
+struct Progress {
+    logged: u64,
+    applied: u64,
+    failed: Option<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding these; the data stays consistent.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn new(db: Database, dir: PathBuf, lsn: u64) -> Shared {
+        Shared {
+            db,
+            dir,
+            progress: Mutex::new(Progress {
+                logged: lsn,
+                applied: lsn,
+                failed: None,
+            }),
+            caught_up: Condvar::new(),
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn pending(&self) -> MutexGuard<'_, HashMap<Vec<u8>, (u64, u64)>> {
+        lock(&self.pending)
+    }
+
+    pub(crate) fn logged(&self, lsn: u64) {
+        lock(&self.progress).logged = lsn;
+    }
+
+    pub(crate) fn fail(&self, reason: String) {
+        lock(&self.progress).failed.get_or_insert(reason);
+        self.caught_up.notify_all();
+    }
+
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        match &lock(&self.progress).failed {
+            Some(reason) => Err(StoreError::Engine(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until redb holds everything logged before the call.
+    pub(crate) fn caught_up(&self) -> Result<(), StoreError> {
+        let mut progress = lock(&self.progress);
+        let target = progress.logged;
+        loop {
+            if let Some(reason) = &progress.failed {
+                return Err(StoreError::Engine(reason.clone()));
+            }
+            if progress.applied >= target {
+                return Ok(());
+            }
+            progress = self
+                .caught_up
+                .wait(progress)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn applied(&self, lsn: u64) {
+        lock(&self.progress).applied = lsn;
+        self.caught_up.notify_all();
+        self.pending().retain(|_, (_, at)| *at > lsn);
+    }
+}
+
+/// The applier thread's loop; returns when the store closes (the sender is dropped), after a
+/// last durable round, leaving no log behind.
+pub(crate) fn run(shared: &Shared, entries: Receiver<(u64, Entry)>) {
+    let mut last_durable = Instant::now();
+    let mut behind_disk = false;
+    loop {
+        let mut round = Vec::new();
+        let wait = if behind_disk {
+            CHECKPOINT_EVERY.saturating_sub(last_durable.elapsed())
+        } else {
+            Duration::from_secs(3600)
+        };
+        let closed = match entries.recv_timeout(wait) {
+            Ok(entry) => {
+                round.push(entry);
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        while round.len() < ROUND
+            && let Ok(entry) = entries.try_recv()
+        {
+            round.push(entry);
+        }
+        let durable = closed || last_durable.elapsed() >= CHECKPOINT_EVERY;
+        if round.is_empty() && !(durable && behind_disk) {
+            if closed {
+                // redb holds everything durably already: the log is no longer needed.
+                if let Err(e) = wal::remove_all(&shared.dir) {
+                    record_failure(shared, &e);
+                }
+                return;
+            }
+            continue;
+        }
+        let applied = round.last().map(|(lsn, _)| *lsn);
+        if let Err(e) = apply(&shared.db, &round, durable) {
+            record_failure(shared, &e);
+            return;
+        }
+        if let Some(lsn) = applied {
+            shared.applied(lsn);
+        }
+        if durable {
+            let pruned = if closed {
+                wal::remove_all(&shared.dir)
+            } else {
+                wal::prune(&shared.dir, lock(&shared.progress).applied)
+            };
+            if let Err(e) = pruned {
+                record_failure(shared, &e);
+                return;
+            }
+            last_durable = Instant::now();
+            behind_disk = false;
+        } else {
+            behind_disk = true;
+        }
+        if closed {
+            break;
+        }
+    }
+}
+
+/// The store has no logger of its own: a failure is recorded and surfaces as the error of every
+/// later call.
+fn record_failure(shared: &Shared, e: &StoreError) {
+    shared.fail(format!("bringing redb up to date with the log: {e}"));
+}
+
+/// Writes `entries` into redb in one transaction, recording the last LSN; `durable` commits
+/// with an fsync.
+pub(crate) fn apply(
+    db: &Database,
+    entries: &[(u64, Entry)],
+    durable: bool,
+) -> Result<(), StoreError> {
+    let mut txn = db.begin_write().map_err(engine)?;
+    if !durable {
+        txn.set_durability(Durability::None).map_err(engine)?;
+    }
+    {
+        let mut records = txn.open_table(RECORDS).map_err(engine)?;
+        let mut inbox = txn.open_table(INBOX).map_err(engine)?;
+        let mut traffic = txn.open_table(TRAFFIC).map_err(engine)?;
+        let mut deliveries = txn.open_table(DELIVERIES).map_err(engine)?;
+        let mut by_account = txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
+        // Only the last write of a key in the round reaches redb: a busy conversation (and the
+        // sequence counter every commit bumps) costs one insert per round, not one per commit.
+        let mut latest: HashMap<&[u8], Option<&[u8]>> = HashMap::new();
+        for (_, entry) in entries {
+            match entry {
+                Entry::Commits(commits) => {
+                    for rows in commits {
+                        let Rows {
+                            records: writes,
+                            inbox: messages,
+                            traffic: events,
+                            deliveries: logged,
+                        } = rows;
+                        for (key, value) in writes {
+                            latest.insert(key, value.as_deref());
+                        }
+                        for (user, id, v) in messages {
+                            inbox
+                                .insert((user.as_str(), *id), v.as_slice())
+                                .map_err(engine)?;
+                        }
+                        for (seq, v) in events {
+                            traffic.insert(*seq, v.as_slice()).map_err(engine)?;
+                        }
+                        for (id, appid, v) in logged {
+                            deliveries.insert(*id, v.as_slice()).map_err(engine)?;
+                            by_account
+                                .insert((appid.as_str(), *id), ())
+                                .map_err(engine)?;
+                        }
+                    }
+                }
+                Entry::Wipe(keep) => {
+                    write_records(&mut records, latest.drain())?;
+                    records
+                        .retain(|k, _| keep.iter().any(|kept| kept.as_slice() == k))
+                        .map_err(engine)?;
+                    inbox.retain(|_, _| false).map_err(engine)?;
+                    traffic.retain(|_, _| false).map_err(engine)?;
+                    deliveries.retain(|_, _| false).map_err(engine)?;
+                    by_account.retain(|_, _| false).map_err(engine)?;
+                }
+            }
+        }
+        write_records(&mut records, latest.drain())?;
+        if let Some((lsn, _)) = entries.last() {
+            txn.open_table(META)
+                .map_err(engine)?
+                .insert(APPLIED, *lsn)
+                .map_err(engine)?;
+        }
+    }
+    txn.commit().map_err(engine)?;
+    Ok(())
+}
+
+fn write_records<'a>(
+    records: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    writes: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>,
+) -> Result<(), StoreError> {
+    for (key, value) in writes {
+        match value {
+            Some(v) => records.insert(key, v),
+            None => records.remove(key),
+        }
+        .map_err(engine)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! The write-ahead log: what makes a commit durable.
+//!
+//! A commit is one sequential append and one `fdatasync`, whatever keys it touches; redb, which
+//! pays a copy-on-write page per randomly keyed insert, is brought up to date behind it (see
+//! `applier`). The log is a series of segment files named by the sequence number (LSN) of their
+//! first entry; each entry is framed as `len:u32 crc32:u32 entry` (little-endian). A segment is
+//! deleted once redb holds all of its entries durably.
+//!
+//! Recovery reads every segment in order. A damaged frame at the end of the last segment is the
+//! write a crash interrupted, never acknowledged, and is dropped; damage anywhere else is
+//! corruption and refuses to open.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::entry::Entry;
+use crate::port::StoreError;
+
+/// A segment grows to about this size before the log starts the next one.
+const SEGMENT_BYTES: u64 = 32 << 20;
+const PREFIX: &str = "wal-";
+const SUFFIX: &str = ".log";
+const HEADER: usize = 8;
+
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + use<> {
+    let path = path.display().to_string();
+    move |source| StoreError::Io { path, source }
+}
+
+/// The open end of the log.
+pub(crate) struct Log {
+    dir: PathBuf,
+    file: File,
+    /// The current segment's path and size so far.
+    path: PathBuf,
+    written: u64,
+    next_lsn: u64,
+    frame: Vec<u8>,
+}
+
+impl Log {
+    /// Starts a new segment at `next_lsn` (recovery has replayed and removed the old ones).
+    pub(crate) fn start(dir: &Path, next_lsn: u64) -> Result<Log, StoreError> {
+        let (file, path) = create_segment(dir, next_lsn)?;
+        Ok(Log {
+            dir: dir.to_owned(),
+            file,
+            path,
+            written: 0,
+            next_lsn,
+            frame: Vec::new(),
+        })
+    }
+
+    /// Appends `entry` and makes it durable; returns its LSN.
+    pub(crate) fn append(&mut self, entry: &Entry) -> Result<u64, StoreError> {
+        let lsn = self.next_lsn;
+        self.frame.clear();
+        self.frame.extend_from_slice(&[0; HEADER]);
+        entry.encode(lsn, &mut self.frame);
+        let body = &self.frame[HEADER..];
+        let len = u32::try_from(body.len()).map_err(|_| {
+            StoreError::Engine(format!("a log entry of {} bytes is too large", body.len()))
+        })?;
+        let crc = crc32fast::hash(body);
+        self.frame[..4].copy_from_slice(&len.to_le_bytes());
+        self.frame[4..HEADER].copy_from_slice(&crc.to_le_bytes());
+        self.file.write_all(&self.frame).map_err(io(&self.path))?;
+        self.file.sync_data().map_err(io(&self.path))?;
+        self.written += self.frame.len() as u64;
+        self.next_lsn += 1;
+        if self.written >= SEGMENT_BYTES {
+            (self.file, self.path) = create_segment(&self.dir, self.next_lsn)?;
+            self.written = 0;
+        }
+        Ok(lsn)
+    }
+}
+
+fn segment_path(dir: &Path, first_lsn: u64) -> PathBuf {
+    dir.join(format!("{PREFIX}{first_lsn:020}{SUFFIX}"))
+}
+
+/// Creates a segment and makes its name durable (a crash must not lose the file it fsyncs).
+fn create_segment(dir: &Path, first_lsn: u64) -> Result<(File, PathBuf), StoreError> {
+    let path = segment_path(dir, first_lsn);
+    let file = File::options()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    sync_dir(dir)?;
+    Ok((file, path))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// The log's segments, oldest first: `(first LSN, path)`.
+pub(crate) fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+    let mut out = Vec::new();
+    for item in std::fs::read_dir(dir).map_err(io(dir))? {
+        let item = item.map_err(io(dir))?;
+        let name = item.file_name();
+        let first = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|n| n.strip_suffix(SUFFIX))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(first) = first {
+            out.push((first, item.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Calls `each` with every entry of the log whose LSN is above `after`, in order; returns the
+/// highest LSN the log holds (or `after`).
+pub(crate) fn replay(
+    dir: &Path,
+    after: u64,
+    each: &mut dyn FnMut(u64, Entry) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
+    let segments = segments(dir)?;
+    let mut last = after;
+    for (i, (_, path)) in segments.iter().enumerate() {
+        let is_last = i + 1 == segments.len();
+        let bytes = std::fs::read(path).map_err(io(path))?;
+        let mut rest = bytes.as_slice();
+        let what = path.display().to_string();
+        while !rest.is_empty() {
+            let Some(frame) = next_frame(rest) else {
+                if is_last {
+                    // The append a crash cut short: it was never acknowledged.
+                    break;
+                }
+                return Err(StoreError::Corrupt {
+                    key: what,
+                    reason: "a damaged entry before the end of the log".into(),
+                });
+            };
+            rest = &rest[HEADER + frame.len()..];
+            let (lsn, entry) = Entry::decode(frame, &what)?;
+            if lsn > after {
+                if lsn != last + 1 {
+                    return Err(StoreError::Corrupt {
+                        key: what,
+                        reason: format!("entry {lsn} where entry {} belongs", last + 1),
+                    });
+                }
+                each(lsn, entry)?;
+                last = lsn;
+            }
+        }
+    }
+    Ok(last)
+}
+
+/// The body of the frame at the start of `bytes`, if it is whole and its checksum matches.
+fn next_frame(bytes: &[u8]) -> Option<&[u8]> {
+    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let crc = u32::from_le_bytes(bytes.get(4..HEADER)?.try_into().ok()?);
+    let body = bytes.get(HEADER..HEADER.checked_add(len)?)?;
+    (crc32fast::hash(body) == crc).then_some(body)
+}
+
+/// Deletes the segments whose entries are all at or below `durable` (held by redb on disk),
+/// keeping the newest segment, which the log may still be appending to.
+pub(crate) fn prune(dir: &Path, durable: u64) -> Result<(), StoreError> {
+    let segments = segments(dir)?;
+    for pair in segments.windows(2) {
+        let (_, path) = &pair[0];
+        let (next_first, _) = pair[1];
+        if next_first.saturating_sub(1) <= durable {
+            std::fs::remove_file(path).map_err(io(path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes every segment (recovery has made redb hold all of them durably).
+pub(crate) fn remove_all(dir: &Path) -> Result<(), StoreError> {
+    for (_, path) in segments(dir)? {
+        std::fs::remove_file(&path).map_err(io(&path))?;
+    }
+    sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn wipe(n: u8) -> Entry {
+        Entry::Wipe(vec![vec![n]])
+    }
+
+    fn read_all(dir: &Path, after: u64) -> Result<Vec<(u64, Entry)>, StoreError> {
+        let mut out = Vec::new();
+        replay(dir, after, &mut |lsn, e| {
+            out.push((lsn, e));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn appends_replay_in_order_after_a_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::start(dir.path(), 5).unwrap();
+        for n in 0..3 {
+            assert_eq!(log.append(&wipe(n)).unwrap(), 5 + u64::from(n));
+        }
+        let got = read_all(dir.path(), 5).unwrap();
+        assert_eq!(got, vec![(6, wipe(1)), (7, wipe(2))]);
+    }
+
+    #[test]
+    fn a_torn_last_append_is_dropped_but_damage_before_it_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::start(dir.path(), 1).unwrap();
+        log.append(&wipe(1)).unwrap();
+        log.append(&wipe(2)).unwrap();
+        drop(log);
+        let (_, path) = segments(dir.path()).unwrap().remove(0);
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..whole.len() - 3]).unwrap();
+        assert_eq!(read_all(dir.path(), 0).unwrap(), vec![(1, wipe(1))]);
+
+        // The same damage in a segment that is not the last is corruption.
+        Log::start(dir.path(), 3).unwrap().append(&wipe(3)).unwrap();
+        assert!(matches!(
+            read_all(dir.path(), 0),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn prune_keeps_what_redb_does_not_hold_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        for first in [1, 4, 9] {
+            Log::start(dir.path(), first).unwrap();
+        }
+        prune(dir.path(), 5).unwrap();
+        let left: Vec<u64> = segments(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.0)
+            .collect();
+        assert_eq!(left, vec![4, 9]);
+        prune(dir.path(), 8).unwrap();
+        let left: Vec<u64> = segments(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.0)
+            .collect();
+        assert_eq!(left, vec![9]);
+    }
+}
