@@ -6,7 +6,10 @@
 //! HTTP ceiling. It measures both at their closed-loop peak, then kefu open-loop at half its
 //! peak, with latency measured from each request's intended send time (no coordinated
 //! omission), and prints ratios. Traffic goes to 127.0.0.1 only; every phase is bounded in
-//! time, and the run stops by itself.
+//! time, and the run stops by itself. `--restart N` measures memory and restart time instead
+//! (`scale.rs`).
+
+mod scale;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -36,6 +39,10 @@ struct Args {
     /// Where to write the results as JSON (also printed).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Instead of sends: seed this many conversations, then measure kefu's resident memory per
+    /// conversation and its time to ready after a clean shutdown and after SIGKILL.
+    #[arg(long, value_name = "CONVERSATIONS")]
+    restart: Option<usize>,
 }
 
 const ADMIN: &str = "kefu-load-admin";
@@ -278,6 +285,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "{} does not exist: build it with `cargo build --profile perf -p kefu` (or pass --kefu)",
             args.kefu.display()
         );
+    }
+    if let Some(conversations) = args.restart {
+        return scale::run(&args.kefu, conversations).await;
     }
     let kefu = start_kefu(&args.kefu)?;
     let baseline = start_baseline().await?;

@@ -58,6 +58,8 @@ pub const DB_FILE: &str = "kefu.redb";
 const LOCK_FILE: &str = "kefu.lock";
 /// Logged entries the applier may lag by before a commit waits for it (bounds memory).
 const APPLIER_QUEUE: usize = 1024;
+/// redb's own page cache (and write buffer): enough for a second of commits between checkpoints.
+const CACHE_BYTES: usize = 64 << 20;
 /// Entries recovery applies per redb transaction.
 const REPLAY_ROUND: usize = 1024;
 
@@ -117,7 +119,12 @@ impl EmbeddedStore {
             });
         }
         let path = dir.join(DB_FILE);
-        let db = Database::create(&path).map_err(engine)?;
+        // redb's page cache defaults to 1 GiB and would hold every page recovery scans; the OS
+        // page cache serves reads as well, so keep redb's small.
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(engine)?;
         let lsn = recover(&db, dir)?;
         let log = Log::start(dir, lsn + 1)?;
         let shared = Arc::new(Shared::new(db, dir.to_owned(), lsn));

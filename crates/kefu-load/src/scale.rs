@@ -1,0 +1,202 @@
+//! `kefu-load --restart N`: what N live conversations cost in memory, and how long kefu takes to
+//! be ready again after a clean shutdown and after SIGKILL.
+//!
+//! It seeds a fresh data directory with one account and N followers (`kefu serve --seed`, the
+//! supported way to create state in bulk), stops kefu with SIGTERM, then starts it again and
+//! times the start to the first `/healthz` answer, reading its resident memory once ready. An
+//! empty data directory, started the same way, is the baseline the memory is measured against.
+//! Then it sends for a moment, kills kefu with SIGKILL and times the start once more.
+
+use std::fmt::Write as _;
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+const APPID: &str = "wx0123456789abcdef";
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// A seed of one account and `n` users who follow it: `n` conversations.
+fn seed(n: usize) -> String {
+    let mut out = String::with_capacity(n * 100);
+    let _ = writeln!(
+        out,
+        "[[accounts]]\nappid = \"{APPID}\"\nsecret = \"{SECRET}\"\nname = \"scale\"\n"
+    );
+    for i in 0..n {
+        let _ = writeln!(out, "[[users]]\nuser_id = \"u{i}\"\nnickname = \"n\"");
+    }
+    for i in 0..n {
+        let _ = writeln!(out, "[[follows]]\nuser_id = \"u{i}\"\nappid = \"{APPID}\"");
+    }
+    out
+}
+
+struct Started {
+    child: Child,
+    base: String,
+    ready_after: Duration,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        // Only the process this run started, by its handle.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts kefu on `dir` and waits for `/healthz`, timing from the spawn.
+async fn start(
+    kefu: &Path,
+    dir: &Path,
+    extra: &[&str],
+    client: &reqwest::Client,
+) -> anyhow::Result<Started> {
+    let t0 = Instant::now();
+    let mut child = Command::new(kefu)
+        .args(["serve", "--listen", "127.0.0.1:0", "--clock", "virtual"])
+        .args(["--admin-token", "kefu-load-admin"])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(extra)
+        .env("KEFU_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", kefu.display()))?;
+    let stdout = child.stdout.take().context("kefu's stdout")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().context("kefu printed nothing")??;
+    let base = first
+        .strip_prefix("kefu listening on ")
+        .with_context(|| format!("unexpected first line {first:?}"))?
+        .to_owned();
+    std::thread::spawn(move || for _ in lines {});
+    let deadline = t0 + Duration::from_secs(600);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("kefu was not ready within 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(Started {
+        child,
+        base,
+        ready_after: t0.elapsed(),
+    })
+}
+
+/// Resident memory of a process, in bytes.
+fn rss(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS")?;
+    Ok(kb * 1024)
+}
+
+/// SIGTERM (graceful shutdown), then waits for the process to end.
+fn stop(mut started: Started) -> anyhow::Result<()> {
+    let status = Command::new("kill")
+        .args(["-TERM", &started.child.id().to_string()])
+        .status()?;
+    if !status.success() {
+        bail!("kill -TERM failed");
+    }
+    started.child.wait()?;
+    Ok(())
+}
+
+pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let empty_dir = tempfile::tempdir()?;
+    let empty = start(kefu, empty_dir.path(), &[], &client).await?;
+    let empty_rss = rss(empty.child.id())?;
+    stop(empty)?;
+
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let seed_file = dir.path().join("seed.toml");
+    std::fs::write(&seed_file, seed(conversations))?;
+    eprintln!("seeding {conversations} conversations");
+    let seed_arg = seed_file.display().to_string();
+    let seeded = start(kefu, &data, &["--seed", &seed_arg], &client).await?;
+    eprintln!("seeded in {:.1} s", seeded.ready_after.as_secs_f64());
+    stop(seeded)?;
+
+    let clean = start(kefu, &data, &[], &client).await?;
+    let clean_rss = rss(clean.child.id())?;
+    let clean_ready = clean.ready_after;
+    // Some sends with a log to replay, then SIGKILL.
+    let token: serde_json::Value = client
+        .get(format!(
+            "{}/cgi-bin/token?grant_type=client_credential&appid={APPID}&secret={SECRET}",
+            clean.base
+        ))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = token["access_token"].as_str().context("access_token")?;
+    let user: serde_json::Value = client
+        .get(format!("{}/api/v1/users/u0", clean.base))
+        .bearer_auth("kefu-load-admin")
+        .send()
+        .await?
+        .json()
+        .await?;
+    let openid = user["openids"][APPID].as_str().context("openid of u0")?;
+    let body = json!({"touser": openid, "msgtype": "text", "text": {"content": "hi"}});
+    for _ in 0..3 {
+        client
+            .post(format!(
+                "{}/cgi-bin/message/custom/send?access_token={token}",
+                clean.base
+            ))
+            .json(&body)
+            .send()
+            .await?;
+    }
+    drop(clean); // SIGKILL
+    let killed = start(kefu, &data, &[], &client).await?;
+    let killed_ready = killed.ready_after;
+    stop(killed)?;
+
+    let per = (clean_rss.saturating_sub(empty_rss)) as f64 / conversations as f64;
+    let result = json!({
+        "conversations": conversations,
+        "empty_rss_bytes": empty_rss,
+        "rss_bytes": clean_rss,
+        "bytes_per_conversation": per.round(),
+        "ready_after_clean_shutdown_s": clean_ready.as_secs_f64(),
+        "ready_after_sigkill_s": killed_ready.as_secs_f64(),
+    });
+    println!(
+        "{:<52} {:>12}",
+        "resident memory per conversation (target ≤ 64 B)",
+        format!("{per:.0} B")
+    );
+    println!(
+        "{:<52} {:>12}",
+        "ready after a clean shutdown",
+        format!("{:.3} s", clean_ready.as_secs_f64())
+    );
+    println!(
+        "{:<52} {:>12}",
+        "ready after SIGKILL",
+        format!("{:.3} s", killed_ready.as_secs_f64())
+    );
+    println!("{result}");
+    Ok(())
+}
