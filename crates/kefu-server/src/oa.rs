@@ -12,7 +12,7 @@ use kefu_store::{
     StableTokenSet,
 };
 
-use crate::world::{Entry, Persist, Tx, World};
+use crate::world::{Entry, Map, Persist, Tx, World};
 
 #[derive(Debug, Default)]
 pub struct OaState {
@@ -25,7 +25,7 @@ pub struct OaState {
     /// ticket → QR code.
     pub qrcodes: HashMap<String, Entry<QrCodeRecord>>,
     /// appid → openid → how that follower followed.
-    pub follows: HashMap<String, HashMap<String, Entry<FollowRecord>>>,
+    pub follows: Map<String, Map<String, Entry<FollowRecord>>>,
     /// appid → its KF accounts.
     pub kf: HashMap<String, Entry<KfAccountSet>>,
 }

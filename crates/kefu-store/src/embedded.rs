@@ -346,7 +346,7 @@ impl Store for EmbeddedStore {
             }
             let (k, v) = entry.map_err(engine)?;
             let id = k.value().1;
-            let message: InboxMessage = decode(v.value(), &format!("inbox {id}"))?;
+            let message: InboxMessage = decode(v.value(), || format!("inbox {id}"))?;
             if appid.is_none_or(|a| message.appid == a) {
                 out.push(message);
             }
@@ -365,7 +365,7 @@ impl Store for EmbeddedStore {
         let table = txn.open_table(TRAFFIC).map_err(engine)?;
         for entry in table.iter().map_err(engine)? {
             let (k, v) = entry.map_err(engine)?;
-            let record: TrafficRecord = decode(v.value(), &format!("traffic {}", k.value()))?;
+            let record: TrafficRecord = decode(v.value(), || format!("traffic {}", k.value()))?;
             match in_range(record.at, from, to) {
                 InRange::Before => continue,
                 InRange::Past => break,
@@ -401,7 +401,7 @@ impl Store for EmbeddedStore {
             let (k, _) = entry.map_err(engine)?;
             let id = k.value().1;
             if let Some(v) = deliveries.get(id).map_err(engine)? {
-                out.push(decode(v.value(), &format!("delivery {id}"))?);
+                out.push(decode(v.value(), || format!("delivery {id}"))?);
             }
         }
         Ok(out)
@@ -412,7 +412,7 @@ impl Store for EmbeddedStore {
         let txn = self.shared.db.begin_read().map_err(engine)?;
         let deliveries = txn.open_table(DELIVERIES).map_err(engine)?;
         match deliveries.get(id).map_err(engine)? {
-            Some(v) => Ok(Some(decode(v.value(), &format!("delivery {id}"))?)),
+            Some(v) => Ok(Some(decode(v.value(), || format!("delivery {id}"))?)),
             None => Ok(None),
         }
     }

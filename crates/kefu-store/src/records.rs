@@ -4,8 +4,6 @@
 //! inbox messages and traffic records are append-only effects of a commit, addressed by the
 //! store-wide sequence number the server gave them.
 
-use std::collections::BTreeMap;
-
 use kefu_policy::{Conversation, Rollout};
 use serde::{Deserialize, Serialize};
 
@@ -163,7 +161,144 @@ pub struct UserRecord {
     pub created_at: i64,
     pub seq: u64,
     /// appid → openid.
-    pub openids: BTreeMap<String, String>,
+    pub openids: Openids,
+}
+
+/// A user's openids, appid → openid, in appid order. Most users have one or two: a sorted
+/// `Vec` holds one in 48 bytes where a `BTreeMap` allocates a node of about 540. Stored and
+/// shown exactly as a map (postcard writes both the same way).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Openids(Vec<(String, String)>);
+
+impl Openids {
+    pub fn get(&self, appid: &str) -> Option<&String> {
+        let at = self.find(appid).ok()?;
+        Some(&self.0[at].1)
+    }
+
+    /// Sets the openid for `appid`, returning the one it replaces.
+    pub fn insert(&mut self, appid: String, openid: String) -> Option<String> {
+        match self.find(&appid) {
+            Ok(at) => Some(std::mem::replace(&mut self.0[at].1, openid)),
+            Err(at) => {
+                self.0.insert(at, (appid, openid));
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, appid: &str) -> Option<String> {
+        let at = self.find(appid).ok()?;
+        Some(self.0.remove(at).1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(a, o)| (a, o))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn find(&self, appid: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(a, _)| a.as_str().cmp(appid))
+    }
+}
+
+impl<'a> IntoIterator for &'a Openids {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, String)>,
+        fn(&'a (String, String)) -> (&'a String, &'a String),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(a, o)| (a, o))
+    }
+}
+
+impl FromIterator<(String, String)> for Openids {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Openids {
+        let mut out = Openids::default();
+        for (appid, openid) in pairs {
+            out.insert(appid, openid);
+        }
+        out
+    }
+}
+
+impl Serialize for Openids {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Openids {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Openids, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = Openids;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of appid to openid")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Openids, A::Error> {
+                let mut out = Openids(Vec::with_capacity(map.size_hint().unwrap_or(0).min(64)));
+                while let Some((appid, openid)) = map.next_entry::<String, String>()? {
+                    out.insert(appid, openid);
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_map(Pairs)
+    }
+}
+
+#[cfg(test)]
+mod openids_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::Openids;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn stored_exactly_as_the_map_it_replaces() {
+        let pairs = [("wxb", "o2"), ("wxa", "o1"), ("wxc", "o3")];
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(a, o)| (a.to_string(), o.to_string()))
+            .collect();
+        let openids: Openids = pairs
+            .iter()
+            .map(|(a, o)| (a.to_string(), o.to_string()))
+            .collect();
+        let bytes = postcard::to_allocvec(&map).unwrap();
+        assert_eq!(postcard::to_allocvec(&openids).unwrap(), bytes);
+        assert_eq!(postcard::from_bytes::<Openids>(&bytes).unwrap(), openids);
+        assert_eq!(
+            postcard::to_allocvec(&Openids::default()).unwrap(),
+            postcard::to_allocvec(&BTreeMap::<String, String>::new()).unwrap()
+        );
+    }
+
+    #[test]
+    fn behaves_as_a_map() {
+        let mut openids = Openids::default();
+        assert_eq!(openids.insert("wxb".into(), "o2".into()), None);
+        assert_eq!(openids.insert("wxa".into(), "o1".into()), None);
+        assert_eq!(openids.insert("wxb".into(), "o3".into()), Some("o2".into()));
+        assert_eq!(openids.get("wxb").map(String::as_str), Some("o3"));
+        let appids: Vec<&String> = openids.iter().map(|(a, _)| a).collect();
+        assert_eq!(appids, ["wxa", "wxb"]);
+        assert_eq!(openids.remove("wxa"), Some("o1".into()));
+        assert_eq!(openids.get("wxa"), None);
+        assert_eq!(openids.len(), 1);
+    }
 }
 
 /// An access token as issued: tokens live on the wall clock, not the rule clock.
