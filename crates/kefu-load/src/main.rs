@@ -333,6 +333,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await;
 
+    eprintln!("baseline open loop at the same rate ({} s)", args.seconds);
+    let base_open = drive(
+        &client,
+        &baseline_url,
+        &bodies,
+        args.connections * 4,
+        args.seconds,
+        Some(half),
+    )
+    .await;
+
     let result = json!({
         "connections": args.connections,
         "conversations": args.conversations,
@@ -346,6 +357,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "open_loop_p50_ms": open.percentile(0.50),
         "open_loop_p99_ms": open.percentile(0.99),
         "open_loop_p999_ms": open.percentile(0.999),
+        "baseline_open_loop_p50_ms": base_open.percentile(0.50),
+        "baseline_open_loop_p99_ms": base_open.percentile(0.99),
     });
     println!(
         "{:<44} {:>12}",
@@ -369,6 +382,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "{:.2} / {:.2} ms",
             open.percentile(0.5),
             open.percentile(0.99)
+        )
+    );
+    println!(
+        "{:<44} {:>12}",
+        "the baseline at the same rate: p50 / p99",
+        format!(
+            "{:.2} / {:.2} ms",
+            base_open.percentile(0.5),
+            base_open.percentile(0.99)
         )
     );
     println!(
