@@ -1,14 +1,16 @@
-//! The default backend, under one data directory owned by one process at a time: a
-//! write-ahead log that makes commits durable, and a redb file that indexes them for reads and
-//! recovery.
+//! The default backend, under one data directory owned by one process at a time: a log that
+//! makes commits durable and keeps inbox and traffic bodies, and a redb file that holds the
+//! records and indexes the bodies, for reads and recovery.
 //!
 //! Why both: a redb commit dirties a copy-on-write page per randomly keyed insert (about 25 µs
 //! each with its fsync, measured in BENCHMARKS.md), and a send inserts several. The log makes a
 //! group of commits durable with one sequential append and one `fdatasync`; the applier thread
-//! (`applier`) writes them into redb behind it without an fsync, and checkpoints redb durably
-//! about once a second. Reads wait for the applier to catch up with what was logged before
-//! them, so they never miss an acknowledged commit. Opening replays the log past redb's last
-//! checkpoint (`wal`).
+//! (`applier`) writes records and body locations into redb behind it without an fsync, and
+//! checkpoints redb durably about once a second. A message body is written to disk once, in the
+//! log: the checkpoint, whose bulk write stalls the log's syncs on this kind of disk, carries
+//! only records and small index entries. Reads wait for the applier to catch up with what was
+//! logged before them, so they never miss an acknowledged commit. Opening replays the log past
+//! redb's last checkpoint (`wal`).
 //!
 //! Why redb: pure Rust (no C toolchain, ~13 s cold build), a stable crash-safe file format,
 //! ordered tables for the inbox, traffic and delivery-log ranges.
@@ -28,8 +30,11 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 use self::applier::{APPLIED, Shared};
 use self::entry::{Entry, Rows};
-use self::tables::{DELIVERIES, DELIVERIES_BY_ACCOUNT, INBOX, META, RECORDS, TRAFFIC};
-use self::wal::{Log, io};
+use self::tables::{
+    DELIVERIES, DELIVERIES_BY_ACCOUNT, INBOX_AT, LEGACY_INBOX, LEGACY_TRAFFIC, META, Place,
+    RECORDS, TRAFFIC_AT,
+};
+use self::wal::{Log, Placed, io};
 use crate::codec::{
     decode, decode_key, decode_record, decode_version, encode, encode_key, encode_record,
 };
@@ -41,16 +46,26 @@ use crate::records::{DeliveryRecord, InboxMessage, Key, Record, TrafficRecord};
 mod tables {
     use redb::TableDefinition;
 
+    /// Where a body lies in the log: (segment, file offset, length).
+    pub(crate) type Place = (u64, u64, u32);
+
     pub(crate) const RECORDS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("records");
     /// Inbox messages under (user, id): a user's inbox is one range.
-    pub(crate) const INBOX: TableDefinition<'_, (&str, u64), &[u8]> =
+    pub(crate) const INBOX_AT: TableDefinition<'_, (&str, u64), Place> =
+        TableDefinition::new("inbox_at");
+    pub(crate) const TRAFFIC_AT: TableDefinition<'_, u64, Place> =
+        TableDefinition::new("traffic_at");
+    /// Bodies stored in redb itself, as data directories made before the log kept them: read
+    /// (before the newer ones, whose sequence numbers are all higher), never written.
+    pub(crate) const LEGACY_INBOX: TableDefinition<'_, (&str, u64), &[u8]> =
         TableDefinition::new("user_inbox");
-    pub(crate) const TRAFFIC: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("traffic");
+    pub(crate) const LEGACY_TRAFFIC: TableDefinition<'_, u64, &[u8]> =
+        TableDefinition::new("traffic");
     pub(crate) const DELIVERIES: TableDefinition<'_, u64, &[u8]> =
         TableDefinition::new("deliveries");
     pub(crate) const DELIVERIES_BY_ACCOUNT: TableDefinition<'_, (&str, u64), ()> =
         TableDefinition::new("deliveries_by_account");
-    /// The last log entry redb holds.
+    /// The last log entry redb holds, and the latest wipe.
     pub(crate) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 }
 
@@ -66,14 +81,16 @@ const REPLAY_ROUND: usize = 1024;
 /// The log's end and the way to the applier; `None` once the store closes.
 struct Appender {
     log: Log,
-    to_applier: SyncSender<(u64, Entry)>,
+    to_applier: SyncSender<(Entry, Placed)>,
 }
 
 pub struct EmbeddedStore {
     appender: Mutex<Option<Appender>>,
     applier: Mutex<Option<JoinHandle<()>>>,
     /// Kept by a store opened with [`EmbeddedStore::open_unapplied`]: nothing reaches redb.
-    _unapplied: Mutex<Option<Receiver<(u64, Entry)>>>,
+    _unapplied: Mutex<Option<Receiver<(Entry, Placed)>>>,
+    /// Open log segments, by first LSN, for reading bodies.
+    segments: Mutex<HashMap<u64, Arc<File>>>,
     shared: Arc<Shared>,
     path: PathBuf,
     /// Held for the life of the store, and dropped last: the OS lock that keeps a second
@@ -143,6 +160,7 @@ impl EmbeddedStore {
             appender: Mutex::new(Some(Appender { log, to_applier })),
             applier: Mutex::new(applier),
             _unapplied: Mutex::new(unapplied),
+            segments: Mutex::new(HashMap::new()),
             shared,
             path,
             _lock: lock_file,
@@ -166,29 +184,32 @@ impl EmbeddedStore {
         entry: Entry,
         accepted: impl FnOnce(u64),
     ) -> Result<u64, StoreError> {
-        let logged = appender.log.append(&entry).inspect_err(|e| {
+        let placed = appender.log.append(&entry).inspect_err(|e| {
             // Memory and the log may disagree from here on: refuse everything after.
             self.shared.fail(format!("writing the log: {e}"));
         })?;
+        let logged = placed.lsn;
         accepted(logged);
         self.shared.logged(logged);
         appender
             .to_applier
-            .send((logged, entry))
+            .send((entry, placed))
             .map_err(|_| StoreError::Engine("the store's applier has stopped".into()))?;
         Ok(logged)
     }
 }
 
-/// Creates the tables, replays the log past redb's checkpoint into redb durably, and removes
-/// the log; returns the last LSN redb now holds.
+/// Creates the tables and replays the log past redb's checkpoint into redb durably; returns the
+/// last LSN redb now holds.
 fn recover(db: &Database, dir: &Path) -> Result<u64, StoreError> {
     let txn = db.begin_write().map_err(engine)?;
     let applied = {
         // Create every table up front so readers never meet a missing one.
         txn.open_table(RECORDS).map_err(engine)?;
-        txn.open_table(INBOX).map_err(engine)?;
-        txn.open_table(TRAFFIC).map_err(engine)?;
+        txn.open_table(INBOX_AT).map_err(engine)?;
+        txn.open_table(TRAFFIC_AT).map_err(engine)?;
+        txn.open_table(LEGACY_INBOX).map_err(engine)?;
+        txn.open_table(LEGACY_TRAFFIC).map_err(engine)?;
         txn.open_table(DELIVERIES).map_err(engine)?;
         txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
         let meta = txn.open_table(META).map_err(engine)?;
@@ -196,8 +217,8 @@ fn recover(db: &Database, dir: &Path) -> Result<u64, StoreError> {
     };
     txn.commit().map_err(engine)?;
     let mut round = Vec::new();
-    let last = wal::replay(dir, applied, &mut |lsn, entry| {
-        round.push((lsn, entry));
+    let last = wal::replay(dir, applied, &mut |entry, placed| {
+        round.push((entry, placed));
         if round.len() >= REPLAY_ROUND {
             applier::apply(db, &round, false)?;
             round.clear();
@@ -207,7 +228,6 @@ fn recover(db: &Database, dir: &Path) -> Result<u64, StoreError> {
     if last > applied {
         applier::apply(db, &round, true)?;
     }
-    wal::remove_all(dir)?;
     Ok(last)
 }
 
@@ -218,6 +238,26 @@ impl Drop for EmbeddedStore {
 }
 
 impl EmbeddedStore {
+    /// A body the log holds, read from where redb says it lies.
+    fn body(&self, (segment, offset, len): Place) -> Result<Vec<u8>, StoreError> {
+        use std::os::unix::fs::FileExt;
+        let path = wal::segment_path(&self.shared.dir, segment);
+        let file = {
+            let mut open = lock(&self.segments);
+            match open.get(&segment) {
+                Some(file) => file.clone(),
+                None => {
+                    let file = Arc::new(File::open(&path).map_err(io(&path))?);
+                    open.insert(segment, file.clone());
+                    file
+                }
+            }
+        };
+        let mut body = vec![0; len as usize];
+        file.read_exact_at(&mut body, offset).map_err(io(&path))?;
+        Ok(body)
+    }
+
     /// One accepted commit as table rows. `view` holds the versions this batch has written so
     /// far, ahead of `pending` and redb.
     fn rows(commit: &Commit, view: &mut HashMap<Vec<u8>, u64>) -> Result<Rows, StoreError> {
@@ -334,20 +374,31 @@ impl Store for EmbeddedStore {
     ) -> Result<Vec<InboxMessage>, StoreError> {
         self.shared.caught_up()?;
         let txn = self.shared.db.begin_read().map_err(engine)?;
-        let inbox = txn.open_table(INBOX).map_err(engine)?;
+        let range = (user_id, after.saturating_add(1))..=(user_id, u64::MAX);
         let mut out = Vec::new();
-        let start = after.saturating_add(1);
-        for entry in inbox
-            .range((user_id, start)..=(user_id, u64::MAX))
-            .map_err(engine)?
-        {
+        let wanted = |message: &InboxMessage| appid.is_none_or(|a| message.appid == a);
+        let legacy = txn.open_table(LEGACY_INBOX).map_err(engine)?;
+        for entry in legacy.range(range.clone()).map_err(engine)? {
             if out.len() >= limit {
-                break;
+                return Ok(out);
             }
             let (k, v) = entry.map_err(engine)?;
             let id = k.value().1;
             let message: InboxMessage = decode(v.value(), || format!("inbox {id}"))?;
-            if appid.is_none_or(|a| message.appid == a) {
+            if wanted(&message) {
+                out.push(message);
+            }
+        }
+        let placed = txn.open_table(INBOX_AT).map_err(engine)?;
+        for entry in placed.range(range).map_err(engine)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, place) = entry.map_err(engine)?;
+            let id = k.value().1;
+            let message: InboxMessage =
+                decode(&self.body(place.value())?, || format!("inbox {id}"))?;
+            if wanted(&message) {
                 out.push(message);
             }
         }
@@ -362,15 +413,25 @@ impl Store for EmbeddedStore {
     ) -> Result<(), StoreError> {
         self.shared.caught_up()?;
         let txn = self.shared.db.begin_read().map_err(engine)?;
-        let table = txn.open_table(TRAFFIC).map_err(engine)?;
-        for entry in table.iter().map_err(engine)? {
+        // Whether to go on: records come in sequence order, which is rule-clock order.
+        let mut offer = |record: TrafficRecord| match in_range(record.at, from, to) {
+            InRange::Before => true,
+            InRange::Past => false,
+            InRange::Inside => each(&record),
+        };
+        let legacy = txn.open_table(LEGACY_TRAFFIC).map_err(engine)?;
+        for entry in legacy.iter().map_err(engine)? {
             let (k, v) = entry.map_err(engine)?;
-            let record: TrafficRecord = decode(v.value(), || format!("traffic {}", k.value()))?;
-            match in_range(record.at, from, to) {
-                InRange::Before => continue,
-                InRange::Past => break,
-                InRange::Inside if !each(&record) => break,
-                InRange::Inside => {}
+            if !offer(decode(v.value(), || format!("traffic {}", k.value()))?) {
+                return Ok(());
+            }
+        }
+        let placed = txn.open_table(TRAFFIC_AT).map_err(engine)?;
+        for entry in placed.iter().map_err(engine)? {
+            let (k, place) = entry.map_err(engine)?;
+            let body = self.body(place.value())?;
+            if !offer(decode(&body, || format!("traffic {}", k.value()))?) {
+                return Ok(());
             }
         }
         Ok(())
@@ -418,8 +479,8 @@ impl Store for EmbeddedStore {
     }
 
     fn close(&self) -> Result<(), StoreError> {
-        // Closing the log ends the applier's input; it applies what is left, checkpoints
-        // durably and removes the log.
+        // Closing the log ends the applier's input; it applies what is left and checkpoints
+        // durably, so the next start replays nothing.
         drop(lock(&self.appender).take());
         if let Some(thread) = lock(&self.applier).take()
             && thread.join().is_err()
@@ -437,8 +498,90 @@ impl Store for EmbeddedStore {
         self.shared.check()?;
         let kept = keep.iter().map(encode_key).collect();
         self.append(appender, Entry::Wipe(kept), |_| {})?;
+        // Segments before the wipe go at the next checkpoint; nothing reads them any more.
+        lock(&self.segments).clear();
         // Later commits check versions against redb: let it hold the wipe first (the log
         // stays locked meanwhile, so nothing is checked against the state before it).
         self.shared.caught_up()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::records::{InboxSource, TrafficEvent};
+
+    fn message(id: u64) -> InboxMessage {
+        InboxMessage {
+            id,
+            user_id: "u1".into(),
+            appid: "wx1".into(),
+            openid: "o1".into(),
+            source: InboxSource::Custom,
+            msgtype: "text".into(),
+            body: format!(r#"{{"content":"{id}"}}"#),
+            sent_at: 1_700_000_000,
+        }
+    }
+
+    fn traffic(seq: u64) -> TrafficRecord {
+        TrafficRecord {
+            seq,
+            at: 1_700_000_000,
+            event: TrafficEvent::Trigger {
+                appid: "wx1".into(),
+                openid: "o1".into(),
+                trigger: "message".into(),
+                ruleset: "wechat-oa-2023".into(),
+            },
+        }
+    }
+
+    /// A data directory from before the log kept bodies has them in redb: still read, first.
+    #[test]
+    fn bodies_kept_in_redb_by_older_versions_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let txn = store.shared.db.begin_write().unwrap();
+        {
+            let mut inbox = txn.open_table(LEGACY_INBOX).unwrap();
+            let mut events = txn.open_table(LEGACY_TRAFFIC).unwrap();
+            for n in 1..=2 {
+                let m = encode(&message(n), "test").unwrap();
+                inbox.insert(("u1", n), m.as_slice()).unwrap();
+                let t = encode(&traffic(n), "test").unwrap();
+                events.insert(n, t.as_slice()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+        let newer = Commit {
+            inbox: vec![message(3)],
+            traffic: vec![traffic(3)],
+            ..Commit::default()
+        };
+        store.commit(&[newer]).unwrap().remove(0).unwrap();
+        let ids: Vec<u64> = store
+            .inbox("u1", None, 0, 10)
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(ids, [1, 2, 3]);
+        let paged: Vec<u64> = store
+            .inbox("u1", None, 1, 1)
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(paged, [2]);
+        let mut seqs = Vec::new();
+        store
+            .traffic(None, None, &mut |r| {
+                seqs.push(r.seq);
+                true
+            })
+            .unwrap();
+        assert_eq!(seqs, [1, 2, 3]);
     }
 }

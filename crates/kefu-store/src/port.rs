@@ -151,8 +151,8 @@ pub trait Store: Send + Sync + 'static {
     fn wipe(&self, keep: &[Key]) -> Result<(), StoreError>;
 
     /// Graceful shutdown: leaves everything committed in its final form (the embedded backend
-    /// checkpoints and removes its log, so the next start replays nothing) and stops background
-    /// work. Nothing may be committed after it.
+    /// checkpoints, so the next start replays nothing) and stops background work. Nothing may be
+    /// committed after it.
     fn close(&self) -> Result<(), StoreError> {
         Ok(())
     }

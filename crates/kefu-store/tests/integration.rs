@@ -214,7 +214,7 @@ mod log {
     }
 
     #[test]
-    fn a_clean_close_leaves_no_log_behind() {
+    fn bodies_live_in_the_log_until_a_wipe_makes_it_obsolete() {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = EmbeddedStore::open(dir.path()).unwrap();
@@ -222,14 +222,42 @@ mod log {
                 let c = Commit {
                     writes: vec![counters(n, n + 1, n)],
                     inbox: vec![message(n + 1)],
+                    traffic: vec![traffic(n + 1)],
                     ..Commit::default()
                 };
                 commit(&store, c).unwrap();
             }
         }
-        assert_eq!(log_files(dir.path()), Vec::<std::path::PathBuf>::new());
+        let before = log_files(dir.path());
+        assert!(!before.is_empty(), "the log holds the bodies");
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            assert_eq!(store.load(&Key::Counters).unwrap().unwrap().version, 50);
+            assert_eq!(store.inbox("u1", None, 0, 100).unwrap().len(), 50);
+            assert_eq!(store.inbox("u1", None, 40, 5).unwrap()[0], message(41));
+            let mut seqs = Vec::new();
+            store
+                .traffic(None, None, &mut |r| {
+                    seqs.push(r.seq);
+                    true
+                })
+                .unwrap();
+            assert_eq!(seqs, (1..=50).collect::<Vec<u64>>());
+            store.wipe(&[Key::Counters]).unwrap();
+            assert_eq!(store.inbox("u1", None, 0, 100).unwrap(), vec![]);
+            let c = Commit {
+                inbox: vec![message(51)],
+                ..Commit::default()
+            };
+            commit(&store, c).unwrap();
+        }
+        // The segments before the wipe are gone; the one holding the wipe stays.
+        let after = log_files(dir.path());
+        assert!(
+            before.iter().all(|old| !after.contains(old)),
+            "{before:?} → {after:?}"
+        );
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        assert_eq!(store.load(&Key::Counters).unwrap().unwrap().version, 50);
-        assert_eq!(store.inbox("u1", None, 0, 100).unwrap().len(), 50);
+        assert_eq!(store.inbox("u1", None, 0, 100).unwrap(), vec![message(51)]);
     }
 }

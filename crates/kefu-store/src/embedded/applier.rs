@@ -2,7 +2,9 @@
 //!
 //! The applier thread takes logged entries in order and writes them into redb in one
 //! transaction per round, without an fsync (`Durability::None`): the log already holds them.
-//! About once a second a round commits durably, and the log segments it covers are deleted.
+//! Records go in whole; inbox and traffic bodies stay in the log, and redb gets where they lie.
+//! About once a second a round commits durably (the checkpoint a restart replays from), and
+//! log segments a wipe made obsolete are deleted.
 //! Reads wait until the applier has caught up with everything logged when they began.
 
 use std::collections::HashMap;
@@ -11,10 +13,14 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability};
+use redb::{Database, Durability, ReadableTable};
 
-use super::entry::{Entry, Rows};
-use super::tables::{DELIVERIES, DELIVERIES_BY_ACCOUNT, INBOX, META, RECORDS, TRAFFIC};
+use super::entry::Entry;
+use super::tables::{
+    DELIVERIES, DELIVERIES_BY_ACCOUNT, INBOX_AT, LEGACY_INBOX, LEGACY_TRAFFIC, META, RECORDS,
+    TRAFFIC_AT,
+};
+use super::wal::Placed;
 use super::{engine, wal};
 use crate::port::StoreError;
 
@@ -24,6 +30,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 const ROUND: usize = 256;
 /// Where redb records the last log entry it holds.
 pub(crate) const APPLIED: &str = "applied_lsn";
+/// Where redb records the latest wipe: the log up to it holds nothing anyone reads.
+const WIPED: &str = "wiped_lsn";
 
 /// What the log and redb hold, shared by the store and its applier.
 pub(crate) struct Shared {
@@ -108,8 +116,8 @@ impl Shared {
 }
 
 /// The applier thread's loop; returns when the store closes (the sender is dropped), after a
-/// last durable round, leaving no log behind.
-pub(crate) fn run(shared: &Shared, entries: Receiver<(u64, Entry)>) {
+/// last durable round.
+pub(crate) fn run(shared: &Shared, entries: Receiver<(Entry, Placed)>) {
     let mut last_durable = Instant::now();
     let mut behind_disk = false;
     loop {
@@ -135,29 +143,23 @@ pub(crate) fn run(shared: &Shared, entries: Receiver<(u64, Entry)>) {
         let durable = closed || last_durable.elapsed() >= CHECKPOINT_EVERY;
         if round.is_empty() && !(durable && behind_disk) {
             if closed {
-                // redb holds everything durably already: the log is no longer needed.
-                if let Err(e) = wal::remove_all(&shared.dir) {
-                    record_failure(shared, &e);
-                }
                 return;
             }
             continue;
         }
-        let applied = round.last().map(|(lsn, _)| *lsn);
-        if let Err(e) = apply(&shared.db, &round, durable) {
-            record_failure(shared, &e);
-            return;
-        }
+        let applied = round.last().map(|(_, placed)| placed.lsn);
+        let obsolete = match apply(&shared.db, &round, durable) {
+            Ok(obsolete) => obsolete,
+            Err(e) => {
+                record_failure(shared, &e);
+                return;
+            }
+        };
         if let Some(lsn) = applied {
             shared.applied(lsn);
         }
         if durable {
-            let pruned = if closed {
-                wal::remove_all(&shared.dir)
-            } else {
-                wal::prune(&shared.dir, lock(&shared.progress).applied)
-            };
-            if let Err(e) = pruned {
+            if let Err(e) = wal::prune(&shared.dir, obsolete) {
                 record_failure(shared, &e);
                 return;
             }
@@ -167,7 +169,7 @@ pub(crate) fn run(shared: &Shared, entries: Receiver<(u64, Entry)>) {
             behind_disk = true;
         }
         if closed {
-            break;
+            return;
         }
     }
 }
@@ -179,47 +181,49 @@ fn record_failure(shared: &Shared, e: &StoreError) {
 }
 
 /// Writes `entries` into redb in one transaction, recording the last LSN; `durable` commits
-/// with an fsync.
+/// with an fsync. Inbox and traffic bodies stay in the log: redb gets where they lie. Returns
+/// the LSN up to which the log is obsolete (the latest wipe's).
 pub(crate) fn apply(
     db: &Database,
-    entries: &[(u64, Entry)],
+    entries: &[(Entry, Placed)],
     durable: bool,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     let mut txn = db.begin_write().map_err(engine)?;
     if !durable {
         txn.set_durability(Durability::None).map_err(engine)?;
     }
+    let obsolete;
     {
         let mut records = txn.open_table(RECORDS).map_err(engine)?;
-        let mut inbox = txn.open_table(INBOX).map_err(engine)?;
-        let mut traffic = txn.open_table(TRAFFIC).map_err(engine)?;
+        let mut inbox = txn.open_table(INBOX_AT).map_err(engine)?;
+        let mut traffic = txn.open_table(TRAFFIC_AT).map_err(engine)?;
         let mut deliveries = txn.open_table(DELIVERIES).map_err(engine)?;
         let mut by_account = txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
+        let mut meta = txn.open_table(META).map_err(engine)?;
+        let mut wiped = meta.get(WIPED).map_err(engine)?.map_or(0, |v| v.value());
         // Only the last write of a key in the round reaches redb: a busy conversation (and the
         // sequence counter every commit bumps) costs one insert per round, not one per commit.
         let mut latest: HashMap<&[u8], Option<&[u8]>> = HashMap::new();
-        for (_, entry) in entries {
+        for (entry, placed) in entries {
             match entry {
                 Entry::Commits(commits) => {
+                    let mut inbox_bodies = placed.bodies.inbox.iter();
+                    let mut traffic_bodies = placed.bodies.traffic.iter();
                     for rows in commits {
-                        let Rows {
-                            records: writes,
-                            inbox: messages,
-                            traffic: events,
-                            deliveries: logged,
-                        } = rows;
-                        for (key, value) in writes {
+                        for (key, value) in &rows.records {
                             latest.insert(key, value.as_deref());
                         }
-                        for (user, id, v) in messages {
+                        for (user, id, _) in &rows.inbox {
+                            let span = inbox_bodies.next().ok_or_else(unplaced)?;
                             inbox
-                                .insert((user.as_str(), *id), v.as_slice())
+                                .insert((user.as_str(), *id), placed.locate(*span))
                                 .map_err(engine)?;
                         }
-                        for (seq, v) in events {
-                            traffic.insert(*seq, v.as_slice()).map_err(engine)?;
+                        for (seq, _) in &rows.traffic {
+                            let span = traffic_bodies.next().ok_or_else(unplaced)?;
+                            traffic.insert(*seq, placed.locate(*span)).map_err(engine)?;
                         }
-                        for (id, appid, v) in logged {
+                        for (id, appid, v) in &rows.deliveries {
                             deliveries.insert(*id, v.as_slice()).map_err(engine)?;
                             by_account
                                 .insert((appid.as_str(), *id), ())
@@ -236,19 +240,31 @@ pub(crate) fn apply(
                     traffic.retain(|_, _| false).map_err(engine)?;
                     deliveries.retain(|_, _| false).map_err(engine)?;
                     by_account.retain(|_, _| false).map_err(engine)?;
+                    txn.open_table(LEGACY_INBOX)
+                        .map_err(engine)?
+                        .retain(|_, _| false)
+                        .map_err(engine)?;
+                    txn.open_table(LEGACY_TRAFFIC)
+                        .map_err(engine)?
+                        .retain(|_, _| false)
+                        .map_err(engine)?;
+                    wiped = placed.lsn;
+                    meta.insert(WIPED, wiped).map_err(engine)?;
                 }
             }
         }
         write_records(&mut records, latest.drain())?;
-        if let Some((lsn, _)) = entries.last() {
-            txn.open_table(META)
-                .map_err(engine)?
-                .insert(APPLIED, *lsn)
-                .map_err(engine)?;
+        if let Some((_, placed)) = entries.last() {
+            meta.insert(APPLIED, placed.lsn).map_err(engine)?;
         }
+        obsolete = wiped;
     }
     txn.commit().map_err(engine)?;
-    Ok(())
+    Ok(obsolete)
+}
+
+fn unplaced() -> StoreError {
+    StoreError::Engine("a logged body without its place in the log".into())
 }
 
 fn write_records<'a>(

@@ -25,6 +25,21 @@ pub(crate) struct Rows {
     pub deliveries: Vec<(u64, String, Vec<u8>)>,
 }
 
+/// Where one inbox or traffic body lies within its encoded entry. The log is where bodies live;
+/// redb only points at them, so a send's message is written to disk once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub offset: u32,
+    pub len: u32,
+}
+
+/// The bodies of an entry, in the order of its commits and rows.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Bodies {
+    pub inbox: Vec<Span>,
+    pub traffic: Vec<Span>,
+}
+
 #[derive(Debug, PartialEq)]
 pub(crate) enum Entry {
     Commits(Vec<Rows>),
@@ -36,7 +51,14 @@ const COMMITS: u8 = 0;
 const WIPE: u8 = 1;
 
 impl Entry {
-    pub(crate) fn encode(&self, lsn: u64, out: &mut Vec<u8>) {
+    /// Appends the entry to `out`; the spans are relative to where it starts.
+    pub(crate) fn encode(&self, lsn: u64, out: &mut Vec<u8>) -> Bodies {
+        let start = out.len();
+        let mut bodies = Bodies::default();
+        let span = |out: &Vec<u8>, len: usize| Span {
+            offset: u32::try_from(out.len() - start).unwrap_or(u32::MAX),
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+        };
         out.extend_from_slice(&lsn.to_le_bytes());
         match self {
             Entry::Commits(commits) => {
@@ -58,12 +80,16 @@ impl Entry {
                     for (user, id, value) in &rows.inbox {
                         put_bytes(out, user.as_bytes());
                         out.extend_from_slice(&id.to_le_bytes());
-                        put_bytes(out, value);
+                        put_len(out, value.len());
+                        bodies.inbox.push(span(out, value.len()));
+                        out.extend_from_slice(value);
                     }
                     put_len(out, rows.traffic.len());
                     for (seq, value) in &rows.traffic {
                         out.extend_from_slice(&seq.to_le_bytes());
-                        put_bytes(out, value);
+                        put_len(out, value.len());
+                        bodies.traffic.push(span(out, value.len()));
+                        out.extend_from_slice(value);
                     }
                     put_len(out, rows.deliveries.len());
                     for (id, appid, value) in &rows.deliveries {
@@ -81,11 +107,18 @@ impl Entry {
                 }
             }
         }
+        bodies
     }
 
-    /// The entry and its log sequence number; `what` names the entry in errors.
-    pub(crate) fn decode(bytes: &[u8], what: &str) -> Result<(u64, Entry), StoreError> {
-        let mut r = Reader { bytes, what };
+    /// The entry, its log sequence number and where its bodies lie; `what` names the entry in
+    /// errors.
+    pub(crate) fn decode(bytes: &[u8], what: &str) -> Result<(u64, Entry, Bodies), StoreError> {
+        let mut r = Reader {
+            bytes,
+            what,
+            whole: bytes.len(),
+        };
+        let mut bodies = Bodies::default();
         let lsn = r.u64()?;
         let entry = match r.u8()? {
             COMMITS => {
@@ -104,11 +137,15 @@ impl Entry {
                     for _ in 0..r.len()? {
                         let user = r.text()?;
                         let id = r.u64()?;
-                        rows.inbox.push((user, id, r.bytes()?.to_vec()));
+                        let (span, body) = r.body()?;
+                        bodies.inbox.push(span);
+                        rows.inbox.push((user, id, body.to_vec()));
                     }
                     for _ in 0..r.len()? {
                         let seq = r.u64()?;
-                        rows.traffic.push((seq, r.bytes()?.to_vec()));
+                        let (span, body) = r.body()?;
+                        bodies.traffic.push(span);
+                        rows.traffic.push((seq, body.to_vec()));
                     }
                     for _ in 0..r.len()? {
                         let id = r.u64()?;
@@ -132,7 +169,7 @@ impl Entry {
         if !r.bytes.is_empty() {
             return Err(r.corrupt("trailing bytes"));
         }
-        Ok((lsn, entry))
+        Ok((lsn, entry, bodies))
     }
 }
 
@@ -150,6 +187,8 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 struct Reader<'a> {
     bytes: &'a [u8],
     what: &'a str,
+    /// The length of the whole entry, to tell where a body starts.
+    whole: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -190,6 +229,18 @@ impl<'a> Reader<'a> {
         self.take(n)
     }
 
+    /// Length-prefixed bytes with the span they occupy in the entry.
+    fn body(&mut self) -> Result<(Span, &'a [u8]), StoreError> {
+        let n = self.len()?;
+        let offset = self.whole - self.bytes.len();
+        let body = self.take(n)?;
+        let span = Span {
+            offset: u32::try_from(offset).map_err(|_| self.corrupt("entry over 4 GiB"))?,
+            len: u32::try_from(n).map_err(|_| self.corrupt("entry over 4 GiB"))?,
+        };
+        Ok((span, body))
+    }
+
     fn text(&mut self) -> Result<String, StoreError> {
         let bytes = self.bytes()?;
         std::str::from_utf8(bytes)
@@ -224,9 +275,24 @@ mod tests {
     fn entries_round_trip() {
         for entry in [sample(), Entry::Wipe(vec![vec![0], vec![2]])] {
             let mut bytes = Vec::new();
-            entry.encode(42, &mut bytes);
-            assert_eq!(Entry::decode(&bytes, "test").ok(), Some((42, entry)));
+            let bodies = entry.encode(42, &mut bytes);
+            assert_eq!(
+                Entry::decode(&bytes, "test").ok(),
+                Some((42, entry, bodies))
+            );
         }
+    }
+
+    #[test]
+    fn spans_point_at_the_bodies_after_what_precedes_the_entry() {
+        let mut bytes = b"frame header".to_vec();
+        let bodies = sample().encode(7, &mut bytes);
+        let entry = &bytes[12..];
+        let at = |s: Span| &entry[s.offset as usize..(s.offset + s.len) as usize];
+        let inbox: Vec<&[u8]> = bodies.inbox.iter().map(|s| at(*s)).collect();
+        let traffic: Vec<&[u8]> = bodies.traffic.iter().map(|s| at(*s)).collect();
+        assert_eq!(inbox, [&b"hello"[..]]);
+        assert_eq!(traffic, [&b"t"[..]]);
     }
 
     #[test]

@@ -1,20 +1,21 @@
-//! The write-ahead log: what makes a commit durable.
+//! The log: what makes a commit durable, and where inbox and traffic bodies live.
 //!
 //! A commit is one sequential append and one `fdatasync`, whatever keys it touches; redb, which
 //! pays a copy-on-write page per randomly keyed insert, is brought up to date behind it (see
-//! `applier`). The log is a series of segment files named by the sequence number (LSN) of their
-//! first entry; each entry is framed as `len:u32 crc32:u32 entry` (little-endian). A segment is
-//! deleted once redb holds all of its entries durably.
+//! `applier`) and holds only pointers to the bodies: a message is written to disk once. The log
+//! is a series of segment files named by the sequence number (LSN) of their first entry; each
+//! entry is framed as `len:u32 crc32:u32 entry` (little-endian). Segments are kept: a segment is
+//! deleted only once a wipe has made everything in it obsolete and redb holds that durably.
 //!
-//! Recovery reads every segment in order. A damaged frame at the end of the last segment is the
-//! write a crash interrupted, never acknowledged, and is dropped; damage anywhere else is
-//! corruption and refuses to open.
+//! Recovery reads the segments from the one holding redb's checkpoint on. A damaged frame at the
+//! end of the last segment is the write a crash interrupted, never acknowledged: it is cut off.
+//! Damage anywhere else is corruption and refuses to open.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::entry::Entry;
+use super::entry::{Bodies, Entry, Span};
 use crate::port::StoreError;
 
 /// A segment grows to about this size before the log starts the next one.
@@ -32,8 +33,9 @@ pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + use
 pub(crate) struct Log {
     dir: PathBuf,
     file: File,
-    /// The current segment's path and size so far.
+    /// The current segment's path, first LSN and size so far.
     path: PathBuf,
+    first_lsn: u64,
     written: u64,
     next_lsn: u64,
     frame: Vec<u8>,
@@ -47,18 +49,25 @@ impl Log {
             dir: dir.to_owned(),
             file,
             path,
+            first_lsn: next_lsn,
             written: 0,
             next_lsn,
             frame: Vec::new(),
         })
     }
 
-    /// Appends `entry` and makes it durable; returns its LSN.
-    pub(crate) fn append(&mut self, entry: &Entry) -> Result<u64, StoreError> {
+    /// Appends `entry` and makes it durable; returns where it landed.
+    pub(crate) fn append(&mut self, entry: &Entry) -> Result<Placed, StoreError> {
         let lsn = self.next_lsn;
         self.frame.clear();
         self.frame.extend_from_slice(&[0; HEADER]);
-        entry.encode(lsn, &mut self.frame);
+        let bodies = entry.encode(lsn, &mut self.frame);
+        let placed = Placed {
+            lsn,
+            segment: self.first_lsn,
+            at: self.written + HEADER as u64,
+            bodies,
+        };
         let body = &self.frame[HEADER..];
         let len = u32::try_from(body.len()).map_err(|_| {
             StoreError::Engine(format!("a log entry of {} bytes is too large", body.len()))
@@ -72,13 +81,31 @@ impl Log {
         self.next_lsn += 1;
         if self.written >= SEGMENT_BYTES {
             (self.file, self.path) = create_segment(&self.dir, self.next_lsn)?;
+            self.first_lsn = self.next_lsn;
             self.written = 0;
         }
-        Ok(lsn)
+        Ok(placed)
     }
 }
 
-fn segment_path(dir: &Path, first_lsn: u64) -> PathBuf {
+/// Where a logged entry lies: its segment (by first LSN), the file offset where the entry
+/// starts, and its bodies relative to that.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Placed {
+    pub lsn: u64,
+    pub segment: u64,
+    pub at: u64,
+    pub bodies: Bodies,
+}
+
+impl Placed {
+    /// The file offset and length of a body.
+    pub(crate) fn locate(&self, span: Span) -> (u64, u64, u32) {
+        (self.segment, self.at + u64::from(span.offset), span.len)
+    }
+}
+
+pub(crate) fn segment_path(dir: &Path, first_lsn: u64) -> PathBuf {
     dir.join(format!("{PREFIX}{first_lsn:020}{SUFFIX}"))
 }
 
@@ -118,24 +145,37 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     Ok(out)
 }
 
-/// Calls `each` with every entry of the log whose LSN is above `after`, in order; returns the
-/// highest LSN the log holds (or `after`).
+/// Calls `each` with every entry of the log whose LSN is above `after`, in order, and where it
+/// lies; cuts off an append a crash interrupted and removes empty segments. Returns the highest
+/// LSN the log holds (or `after`).
 pub(crate) fn replay(
     dir: &Path,
     after: u64,
-    each: &mut dyn FnMut(u64, Entry) -> Result<(), StoreError>,
+    each: &mut dyn FnMut(Entry, Placed) -> Result<(), StoreError>,
 ) -> Result<u64, StoreError> {
     let segments = segments(dir)?;
+    // Segments before the one holding `after + 1` hold nothing to replay.
+    let from = segments
+        .iter()
+        .rposition(|(first, _)| *first <= after.saturating_add(1))
+        .unwrap_or(0);
     let mut last = after;
-    for (i, (_, path)) in segments.iter().enumerate() {
+    for (i, (first, path)) in segments.iter().enumerate().skip(from) {
         let is_last = i + 1 == segments.len();
         let bytes = std::fs::read(path).map_err(io(path))?;
-        let mut rest = bytes.as_slice();
+        if bytes.is_empty() {
+            std::fs::remove_file(path).map_err(io(path))?;
+            continue;
+        }
+        let mut at = 0usize;
         let what = path.display().to_string();
-        while !rest.is_empty() {
-            let Some(frame) = next_frame(rest) else {
+        while at < bytes.len() {
+            let Some(frame) = next_frame(&bytes[at..]) else {
                 if is_last {
                     // The append a crash cut short: it was never acknowledged.
+                    let file = File::options().write(true).open(path).map_err(io(path))?;
+                    file.set_len(at as u64).map_err(io(path))?;
+                    file.sync_all().map_err(io(path))?;
                     break;
                 }
                 return Err(StoreError::Corrupt {
@@ -143,8 +183,14 @@ pub(crate) fn replay(
                     reason: "a damaged entry before the end of the log".into(),
                 });
             };
-            rest = &rest[HEADER + frame.len()..];
-            let (lsn, entry) = Entry::decode(frame, &what)?;
+            let (lsn, entry, bodies) = Entry::decode(frame, &what)?;
+            let placed = Placed {
+                lsn,
+                segment: *first,
+                at: (at + HEADER) as u64,
+                bodies,
+            };
+            at += HEADER + frame.len();
             if lsn > after {
                 if lsn != last + 1 {
                     return Err(StoreError::Corrupt {
@@ -152,7 +198,7 @@ pub(crate) fn replay(
                         reason: format!("entry {lsn} where entry {} belongs", last + 1),
                     });
                 }
-                each(lsn, entry)?;
+                each(entry, placed)?;
                 last = lsn;
             }
         }
@@ -168,26 +214,18 @@ fn next_frame(bytes: &[u8]) -> Option<&[u8]> {
     (crc32fast::hash(body) == crc).then_some(body)
 }
 
-/// Deletes the segments whose entries are all at or below `durable` (held by redb on disk),
-/// keeping the newest segment, which the log may still be appending to.
-pub(crate) fn prune(dir: &Path, durable: u64) -> Result<(), StoreError> {
+/// Deletes the segments whose entries are all at or below `obsolete` (a wipe made them so, and
+/// redb holds the wipe durably), keeping the newest segment, which the log may be appending to.
+pub(crate) fn prune(dir: &Path, obsolete: u64) -> Result<(), StoreError> {
     let segments = segments(dir)?;
     for pair in segments.windows(2) {
         let (_, path) = &pair[0];
         let (next_first, _) = pair[1];
-        if next_first.saturating_sub(1) <= durable {
+        if next_first.saturating_sub(1) <= obsolete {
             std::fs::remove_file(path).map_err(io(path))?;
         }
     }
     Ok(())
-}
-
-/// Deletes every segment (recovery has made redb hold all of them durably).
-pub(crate) fn remove_all(dir: &Path) -> Result<(), StoreError> {
-    for (_, path) in segments(dir)? {
-        std::fs::remove_file(&path).map_err(io(&path))?;
-    }
-    sync_dir(dir)
 }
 
 #[cfg(test)]
@@ -201,8 +239,8 @@ mod tests {
 
     fn read_all(dir: &Path, after: u64) -> Result<Vec<(u64, Entry)>, StoreError> {
         let mut out = Vec::new();
-        replay(dir, after, &mut |lsn, e| {
-            out.push((lsn, e));
+        replay(dir, after, &mut |e, placed| {
+            out.push((placed.lsn, e));
             Ok(())
         })?;
         Ok(out)
@@ -213,7 +251,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = Log::start(dir.path(), 5).unwrap();
         for n in 0..3 {
-            assert_eq!(log.append(&wipe(n)).unwrap(), 5 + u64::from(n));
+            assert_eq!(log.append(&wipe(n)).unwrap().lsn, 5 + u64::from(n));
         }
         let got = read_all(dir.path(), 5).unwrap();
         assert_eq!(got, vec![(6, wipe(1)), (7, wipe(2))]);
@@ -230,6 +268,9 @@ mod tests {
         let whole = std::fs::read(&path).unwrap();
         std::fs::write(&path, &whole[..whole.len() - 3]).unwrap();
         assert_eq!(read_all(dir.path(), 0).unwrap(), vec![(1, wipe(1))]);
+        // The torn append is cut off, so the segment can be followed by others.
+        assert!(std::fs::read(&path).unwrap().len() < whole.len() - 3);
+        std::fs::write(&path, &whole[..whole.len() - 3]).unwrap();
 
         // The same damage in a segment that is not the last is corruption.
         Log::start(dir.path(), 3).unwrap().append(&wipe(3)).unwrap();

@@ -1,5 +1,4 @@
-//! Secrets never reach the log, even at debug level; SIGTERM drains, checkpoints the store and
-//! exits cleanly.
+//! Secrets never reach the log, even at debug level; SIGTERM drains and exits cleanly.
 
 use std::process::{Command, Stdio};
 
@@ -35,13 +34,6 @@ async fn secrets_never_appear_in_logs() {
         .unwrap();
     let stderr_path = server.stderr_path.clone();
     assert!(server.terminate().success(), "SIGTERM exits cleanly");
-    // A clean stop checkpoints the store: the next start has no log to replay.
-    let left: Vec<String> = std::fs::read_dir(&data)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with("wal-"))
-        .collect();
-    assert!(left.is_empty(), "a clean stop left a log behind: {left:?}");
     let logs = std::fs::read_to_string(stderr_path).unwrap();
     assert!(logs.contains("kefu started"), "logs were captured: {logs}");
     assert!(
