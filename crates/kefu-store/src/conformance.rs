@@ -95,7 +95,7 @@ fn trigger(seq: u64, at: i64) -> TrafficRecord {
     }
 }
 
-fn delivery(id: u64, appid: &str, status: DeliveryStatus) -> DeliveryRecord {
+pub(crate) fn delivery(id: u64, appid: &str, status: DeliveryStatus) -> DeliveryRecord {
     DeliveryRecord {
         id,
         appid: appid.to_owned(),

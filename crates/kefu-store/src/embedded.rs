@@ -31,8 +31,8 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use self::applier::{APPLIED, Shared};
 use self::entry::{Entry, Rows};
 use self::tables::{
-    DELIVERIES, DELIVERIES_BY_ACCOUNT, INBOX_AT, LEGACY_INBOX, LEGACY_TRAFFIC, META, Place,
-    RECORDS, TRAFFIC_AT,
+    DELIVERIES_AT, DELIVERIES_BY_ACCOUNT, INBOX_AT, LEGACY_DELIVERIES, LEGACY_INBOX,
+    LEGACY_TRAFFIC, META, Place, RECORDS, TRAFFIC_AT,
 };
 use self::wal::{Log, Placed, io};
 use crate::codec::{
@@ -61,7 +61,9 @@ mod tables {
         TableDefinition::new("user_inbox");
     pub(crate) const LEGACY_TRAFFIC: TableDefinition<'_, u64, &[u8]> =
         TableDefinition::new("traffic");
-    pub(crate) const DELIVERIES: TableDefinition<'_, u64, &[u8]> =
+    pub(crate) const DELIVERIES_AT: TableDefinition<'_, u64, Place> =
+        TableDefinition::new("deliveries_at");
+    pub(crate) const LEGACY_DELIVERIES: TableDefinition<'_, u64, &[u8]> =
         TableDefinition::new("deliveries");
     pub(crate) const DELIVERIES_BY_ACCOUNT: TableDefinition<'_, (&str, u64), ()> =
         TableDefinition::new("deliveries_by_account");
@@ -210,7 +212,8 @@ fn recover(db: &Database, dir: &Path) -> Result<u64, StoreError> {
         txn.open_table(TRAFFIC_AT).map_err(engine)?;
         txn.open_table(LEGACY_INBOX).map_err(engine)?;
         txn.open_table(LEGACY_TRAFFIC).map_err(engine)?;
-        txn.open_table(DELIVERIES).map_err(engine)?;
+        txn.open_table(DELIVERIES_AT).map_err(engine)?;
+        txn.open_table(LEGACY_DELIVERIES).map_err(engine)?;
         txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
         let meta = txn.open_table(META).map_err(engine)?;
         meta.get(APPLIED).map_err(engine)?.map_or(0, |v| v.value())
@@ -256,6 +259,25 @@ impl EmbeddedStore {
         let mut body = vec![0; len as usize];
         file.read_exact_at(&mut body, offset).map_err(io(&path))?;
         Ok(body)
+    }
+
+    /// The latest delivery-log entry of `id`: where the log holds it, or, from a data directory
+    /// older than that, in redb.
+    fn delivery_in(
+        &self,
+        txn: &redb::ReadTransaction,
+        id: u64,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let placed = txn.open_table(DELIVERIES_AT).map_err(engine)?;
+        if let Some(place) = placed.get(id).map_err(engine)? {
+            let body = self.body(place.value())?;
+            return Ok(Some(decode(&body, || format!("delivery {id}"))?));
+        }
+        let legacy = txn.open_table(LEGACY_DELIVERIES).map_err(engine)?;
+        match legacy.get(id).map_err(engine)? {
+            Some(v) => Ok(Some(decode(v.value(), || format!("delivery {id}"))?)),
+            None => Ok(None),
+        }
     }
 
     /// One accepted commit as table rows. `view` holds the versions this batch has written so
@@ -446,7 +468,6 @@ impl Store for EmbeddedStore {
         self.shared.caught_up()?;
         let txn = self.shared.db.begin_read().map_err(engine)?;
         let by_account = txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
-        let deliveries = txn.open_table(DELIVERIES).map_err(engine)?;
         let mut out = Vec::new();
         let Some(last) = before.map_or(Some(u64::MAX), |b| b.checked_sub(1)) else {
             return Ok(out);
@@ -460,10 +481,7 @@ impl Store for EmbeddedStore {
                 break;
             }
             let (k, _) = entry.map_err(engine)?;
-            let id = k.value().1;
-            if let Some(v) = deliveries.get(id).map_err(engine)? {
-                out.push(decode(v.value(), || format!("delivery {id}"))?);
-            }
+            out.extend(self.delivery_in(&txn, k.value().1)?);
         }
         Ok(out)
     }
@@ -471,11 +489,7 @@ impl Store for EmbeddedStore {
     fn delivery(&self, id: u64) -> Result<Option<DeliveryRecord>, StoreError> {
         self.shared.caught_up()?;
         let txn = self.shared.db.begin_read().map_err(engine)?;
-        let deliveries = txn.open_table(DELIVERIES).map_err(engine)?;
-        match deliveries.get(id).map_err(engine)? {
-            Some(v) => Ok(Some(decode(v.value(), || format!("delivery {id}"))?)),
-            None => Ok(None),
-        }
+        self.delivery_in(&txn, id)
     }
 
     fn close(&self) -> Result<(), StoreError> {
@@ -583,5 +597,37 @@ mod tests {
             })
             .unwrap();
         assert_eq!(seqs, [1, 2, 3]);
+    }
+
+    #[test]
+    fn delivery_log_entries_kept_in_redb_by_older_versions_are_still_read() {
+        use crate::conformance::delivery;
+        use crate::records::DeliveryStatus;
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let txn = store.shared.db.begin_write().unwrap();
+        {
+            let mut legacy = txn.open_table(LEGACY_DELIVERIES).unwrap();
+            let mut by_account = txn.open_table(DELIVERIES_BY_ACCOUNT).unwrap();
+            for id in 1..=2 {
+                let d = encode(&delivery(id, "wx1", DeliveryStatus::Queued), "test").unwrap();
+                legacy.insert(id, d.as_slice()).unwrap();
+                by_account.insert(("wx1", id), ()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+        // Entry 2 is logged again (a later attempt): the newer one wins.
+        let later = Commit {
+            deliveries: vec![delivery(2, "wx1", DeliveryStatus::Delivered)],
+            ..Commit::default()
+        };
+        store.commit(&[later]).unwrap().remove(0).unwrap();
+        let log = store.deliveries("wx1", None, 10).unwrap();
+        let seen: Vec<(u64, DeliveryStatus)> = log.iter().map(|d| (d.id, d.status)).collect();
+        assert_eq!(
+            seen,
+            [(2, DeliveryStatus::Delivered), (1, DeliveryStatus::Queued)]
+        );
+        assert_eq!(store.delivery(1).unwrap().map(|d| d.id), Some(1));
     }
 }

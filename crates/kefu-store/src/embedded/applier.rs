@@ -2,7 +2,8 @@
 //!
 //! The applier thread takes logged entries in order and writes them into redb in one
 //! transaction per round, without an fsync (`Durability::None`): the log already holds them.
-//! Records go in whole; inbox and traffic bodies stay in the log, and redb gets where they lie.
+//! Records go in whole; inbox, traffic and delivery-log bodies stay in the log, and redb gets
+//! where they lie.
 //! About once a second a round commits durably (the checkpoint a restart replays from), and
 //! log segments a wipe made obsolete are deleted.
 //! Reads wait until the applier has caught up with everything logged when they began.
@@ -17,8 +18,8 @@ use redb::{Database, Durability, ReadableTable};
 
 use super::entry::Entry;
 use super::tables::{
-    DELIVERIES, DELIVERIES_BY_ACCOUNT, INBOX_AT, LEGACY_INBOX, LEGACY_TRAFFIC, META, RECORDS,
-    TRAFFIC_AT,
+    DELIVERIES_AT, DELIVERIES_BY_ACCOUNT, INBOX_AT, LEGACY_DELIVERIES, LEGACY_INBOX,
+    LEGACY_TRAFFIC, META, RECORDS, TRAFFIC_AT,
 };
 use super::wal::Placed;
 use super::{engine, wal};
@@ -181,7 +182,8 @@ fn record_failure(shared: &Shared, e: &StoreError) {
 }
 
 /// Writes `entries` into redb in one transaction, recording the last LSN; `durable` commits
-/// with an fsync. Inbox and traffic bodies stay in the log: redb gets where they lie. Returns
+/// with an fsync. Inbox, traffic and delivery-log bodies stay in the log: redb gets where they
+/// lie. Returns
 /// the LSN up to which the log is obsolete (the latest wipe's).
 pub(crate) fn apply(
     db: &Database,
@@ -197,7 +199,7 @@ pub(crate) fn apply(
         let mut records = txn.open_table(RECORDS).map_err(engine)?;
         let mut inbox = txn.open_table(INBOX_AT).map_err(engine)?;
         let mut traffic = txn.open_table(TRAFFIC_AT).map_err(engine)?;
-        let mut deliveries = txn.open_table(DELIVERIES).map_err(engine)?;
+        let mut deliveries = txn.open_table(DELIVERIES_AT).map_err(engine)?;
         let mut by_account = txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
         let mut meta = txn.open_table(META).map_err(engine)?;
         let mut wiped = meta.get(WIPED).map_err(engine)?.map_or(0, |v| v.value());
@@ -209,6 +211,7 @@ pub(crate) fn apply(
                 Entry::Commits(commits) => {
                     let mut inbox_bodies = placed.bodies.inbox.iter();
                     let mut traffic_bodies = placed.bodies.traffic.iter();
+                    let mut delivery_bodies = placed.bodies.deliveries.iter();
                     for rows in commits {
                         for (key, value) in &rows.records {
                             latest.insert(key, value.as_deref());
@@ -223,8 +226,11 @@ pub(crate) fn apply(
                             let span = traffic_bodies.next().ok_or_else(unplaced)?;
                             traffic.insert(*seq, placed.locate(*span)).map_err(engine)?;
                         }
-                        for (id, appid, v) in &rows.deliveries {
-                            deliveries.insert(*id, v.as_slice()).map_err(engine)?;
+                        for (id, appid, _) in &rows.deliveries {
+                            let span = delivery_bodies.next().ok_or_else(unplaced)?;
+                            deliveries
+                                .insert(*id, placed.locate(*span))
+                                .map_err(engine)?;
                             by_account
                                 .insert((appid.as_str(), *id), ())
                                 .map_err(engine)?;
@@ -245,6 +251,10 @@ pub(crate) fn apply(
                         .retain(|_, _| false)
                         .map_err(engine)?;
                     txn.open_table(LEGACY_TRAFFIC)
+                        .map_err(engine)?
+                        .retain(|_, _| false)
+                        .map_err(engine)?;
+                    txn.open_table(LEGACY_DELIVERIES)
                         .map_err(engine)?
                         .retain(|_, _| false)
                         .map_err(engine)?;

@@ -25,7 +25,7 @@ pub(crate) struct Rows {
     pub deliveries: Vec<(u64, String, Vec<u8>)>,
 }
 
-/// Where one inbox or traffic body lies within its encoded entry. The log is where bodies live;
+/// Where one inbox, traffic or delivery-log body lies within its encoded entry. The log is where bodies live;
 /// redb only points at them, so a send's message is written to disk once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Span {
@@ -38,6 +38,7 @@ pub(crate) struct Span {
 pub(crate) struct Bodies {
     pub inbox: Vec<Span>,
     pub traffic: Vec<Span>,
+    pub deliveries: Vec<Span>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -95,7 +96,9 @@ impl Entry {
                     for (id, appid, value) in &rows.deliveries {
                         out.extend_from_slice(&id.to_le_bytes());
                         put_bytes(out, appid.as_bytes());
-                        put_bytes(out, value);
+                        put_len(out, value.len());
+                        bodies.deliveries.push(span(out, value.len()));
+                        out.extend_from_slice(value);
                     }
                 }
             }
@@ -150,7 +153,9 @@ impl Entry {
                     for _ in 0..r.len()? {
                         let id = r.u64()?;
                         let appid = r.text()?;
-                        rows.deliveries.push((id, appid, r.bytes()?.to_vec()));
+                        let (span, body) = r.body()?;
+                        bodies.deliveries.push(span);
+                        rows.deliveries.push((id, appid, body.to_vec()));
                     }
                     commits.push(rows);
                 }
@@ -291,8 +296,10 @@ mod tests {
         let at = |s: Span| &entry[s.offset as usize..(s.offset + s.len) as usize];
         let inbox: Vec<&[u8]> = bodies.inbox.iter().map(|s| at(*s)).collect();
         let traffic: Vec<&[u8]> = bodies.traffic.iter().map(|s| at(*s)).collect();
+        let deliveries: Vec<&[u8]> = bodies.deliveries.iter().map(|s| at(*s)).collect();
         assert_eq!(inbox, [&b"hello"[..]]);
         assert_eq!(traffic, [&b"t"[..]]);
+        assert_eq!(deliveries, [&b"d"[..]]);
     }
 
     #[test]
