@@ -105,6 +105,7 @@ pub(crate) fn engine(e: impl std::fmt::Display) -> StoreError {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding these locks; what they guard stays consistent.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 

@@ -22,7 +22,7 @@ use super::tables::{
     LEGACY_TRAFFIC, META, RECORDS, TRAFFIC_AT,
 };
 use super::wal::Placed;
-use super::{engine, wal};
+use super::{engine, lock, wal};
 use crate::port::StoreError;
 
 /// How long redb may lag the log on disk: bounds the log a restart replays.
@@ -49,11 +49,6 @@ struct Progress {
     logged: u64,
     applied: u64,
     failed: Option<String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing panics while holding these; the data stays consistent.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {
