@@ -11,7 +11,7 @@
 
 mod scale;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,7 +45,7 @@ struct Args {
     restart: Option<usize>,
 }
 
-const ADMIN: &str = "kefu-load-admin";
+pub(crate) const ADMIN: &str = "kefu-load-admin";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -55,13 +55,13 @@ fn main() -> anyhow::Result<()> {
         .block_on(run(args))
 }
 
-struct Kefu {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
+/// A `kefu serve` this run started; killed when dropped.
+pub(crate) struct Running {
+    pub child: Child,
+    pub base: String,
 }
 
-impl Drop for Kefu {
+impl Drop for Running {
     fn drop(&mut self) {
         // Only the process this run started, by its handle.
         let _ = self.child.kill();
@@ -69,21 +69,20 @@ impl Drop for Kefu {
     }
 }
 
-fn start_kefu(binary: &PathBuf) -> anyhow::Result<Kefu> {
+/// Starts `kefu serve` on a free port of 127.0.0.1 over `data_dir` (virtual clock, the load
+/// admin token, `extra` flags) and returns once it says where it listens.
+pub(crate) fn spawn_kefu(
+    binary: &Path,
+    data_dir: &Path,
+    extra: &[&str],
+) -> anyhow::Result<Running> {
     use std::io::BufRead;
-    let dir = tempfile::tempdir()?;
     let mut child = Command::new(binary)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--clock",
-            "virtual",
-            "--admin-token",
-            ADMIN,
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--clock", "virtual"])
+        .args(["--admin-token", ADMIN])
         .arg("--data-dir")
-        .arg(dir.path().join("data"))
+        .arg(data_dir)
+        .args(extra)
         .env("KEFU_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -97,11 +96,19 @@ fn start_kefu(binary: &PathBuf) -> anyhow::Result<Kefu> {
         .with_context(|| format!("unexpected first line {first:?}"))?
         .to_owned();
     std::thread::spawn(move || for _ in lines {});
-    Ok(Kefu {
-        child,
-        base,
-        _dir: dir,
-    })
+    Ok(Running { child, base })
+}
+
+/// kefu on a fresh data directory, removed with it.
+struct Kefu {
+    running: Running,
+    _dir: tempfile::TempDir,
+}
+
+fn start_kefu(binary: &Path) -> anyhow::Result<Kefu> {
+    let dir = tempfile::tempdir()?;
+    let running = spawn_kefu(binary, &dir.path().join("data"), &[])?;
+    Ok(Kefu { running, _dir: dir })
 }
 
 /// The HTTP ceiling: the same route, a constant answer.
@@ -296,9 +303,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .build()?;
     eprintln!(
         "preparing {} conversations on kefu at {}",
-        args.conversations, kefu.base
+        args.conversations, kefu.running.base
     );
-    let (kefu_url, bodies) = prepare(&client, &kefu.base, args.conversations).await?;
+    let (kefu_url, bodies) = prepare(&client, &kefu.running.base, args.conversations).await?;
     let baseline_url = format!("{baseline}/cgi-bin/message/custom/send");
 
     eprintln!("baseline peak ({} s)", args.seconds);

@@ -8,13 +8,14 @@
 //! Then it sends for a moment, kills kefu with SIGKILL and times the start once more.
 
 use std::fmt::Write as _;
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::json;
+
+use crate::{ADMIN, Running, spawn_kefu};
 
 const APPID: &str = "wx0123456789abcdef";
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -36,17 +37,8 @@ fn seed(n: usize) -> String {
 }
 
 struct Started {
-    child: Child,
-    base: String,
+    running: Running,
     ready_after: Duration,
-}
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        // Only the process this run started, by its handle.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts kefu on `dir` and waits for `/healthz`, timing from the spawn.
@@ -57,28 +49,10 @@ async fn start(
     client: &reqwest::Client,
 ) -> anyhow::Result<Started> {
     let t0 = Instant::now();
-    let mut child = Command::new(kefu)
-        .args(["serve", "--listen", "127.0.0.1:0", "--clock", "virtual"])
-        .args(["--admin-token", "kefu-load-admin"])
-        .arg("--data-dir")
-        .arg(dir)
-        .args(extra)
-        .env("KEFU_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", kefu.display()))?;
-    let stdout = child.stdout.take().context("kefu's stdout")?;
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let first = lines.next().context("kefu printed nothing")??;
-    let base = first
-        .strip_prefix("kefu listening on ")
-        .with_context(|| format!("unexpected first line {first:?}"))?
-        .to_owned();
-    std::thread::spawn(move || for _ in lines {});
+    let running = spawn_kefu(kefu, dir, extra)?;
     let deadline = t0 + Duration::from_secs(600);
     loop {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+        if let Ok(r) = client.get(format!("{}/healthz", running.base)).send().await
             && r.status().is_success()
         {
             break;
@@ -89,8 +63,7 @@ async fn start(
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     Ok(Started {
-        child,
-        base,
+        running,
         ready_after: t0.elapsed(),
     })
 }
@@ -108,13 +81,14 @@ fn rss(pid: u32) -> anyhow::Result<u64> {
 
 /// SIGTERM (graceful shutdown), then waits for the process to end.
 fn stop(mut started: Started) -> anyhow::Result<()> {
+    let child = &mut started.running.child;
     let status = Command::new("kill")
-        .args(["-TERM", &started.child.id().to_string()])
+        .args(["-TERM", &child.id().to_string()])
         .status()?;
     if !status.success() {
         bail!("kill -TERM failed");
     }
-    started.child.wait()?;
+    child.wait()?;
     Ok(())
 }
 
@@ -122,7 +96,7 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let empty_dir = tempfile::tempdir()?;
     let empty = start(kefu, empty_dir.path(), &[], &client).await?;
-    let empty_rss = rss(empty.child.id())?;
+    let empty_rss = rss(empty.running.child.id())?;
     stop(empty)?;
 
     let dir = tempfile::tempdir()?;
@@ -136,13 +110,13 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
     stop(seeded)?;
 
     let clean = start(kefu, &data, &[], &client).await?;
-    let clean_rss = rss(clean.child.id())?;
+    let clean_rss = rss(clean.running.child.id())?;
     let clean_ready = clean.ready_after;
     // Some sends with a log to replay, then SIGKILL.
     let token: serde_json::Value = client
         .get(format!(
             "{}/cgi-bin/token?grant_type=client_credential&appid={APPID}&secret={SECRET}",
-            clean.base
+            clean.running.base
         ))
         .send()
         .await?
@@ -150,8 +124,8 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
         .await?;
     let token = token["access_token"].as_str().context("access_token")?;
     let user: serde_json::Value = client
-        .get(format!("{}/api/v1/users/u0", clean.base))
-        .bearer_auth("kefu-load-admin")
+        .get(format!("{}/api/v1/users/u0", clean.running.base))
+        .bearer_auth(ADMIN)
         .send()
         .await?
         .json()
@@ -162,7 +136,7 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
         client
             .post(format!(
                 "{}/cgi-bin/message/custom/send?access_token={token}",
-                clean.base
+                clean.running.base
             ))
             .json(&body)
             .send()
