@@ -69,7 +69,8 @@ fn conversation_key(openid: &str) -> Key {
     }
 }
 
-fn message(id: u64, user_id: &str, appid: &str) -> InboxMessage {
+/// An inbox message from `appid` to `user_id` (the suite's, and backends' own tests').
+pub fn message(id: u64, user_id: &str, appid: &str) -> InboxMessage {
     InboxMessage {
         id,
         user_id: user_id.to_owned(),
@@ -82,7 +83,8 @@ fn message(id: u64, user_id: &str, appid: &str) -> InboxMessage {
     }
 }
 
-fn trigger(seq: u64, at: i64) -> TrafficRecord {
+/// A traffic record of a message trigger on wx1 at `at`.
+pub fn trigger(seq: u64, at: i64) -> TrafficRecord {
     TrafficRecord {
         seq,
         at,
@@ -95,7 +97,8 @@ fn trigger(seq: u64, at: i64) -> TrafficRecord {
     }
 }
 
-pub(crate) fn delivery(id: u64, appid: &str, status: DeliveryStatus) -> DeliveryRecord {
+/// A push delivery of `appid` in `status`.
+pub fn delivery(id: u64, appid: &str, status: DeliveryStatus) -> DeliveryRecord {
     DeliveryRecord {
         id,
         appid: appid.to_owned(),

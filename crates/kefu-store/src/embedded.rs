@@ -525,32 +525,14 @@ impl Store for EmbeddedStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::records::{InboxSource, TrafficEvent};
+    use crate::conformance::{delivery, trigger};
 
     fn message(id: u64) -> InboxMessage {
-        InboxMessage {
-            id,
-            user_id: "u1".into(),
-            appid: "wx1".into(),
-            openid: "o1".into(),
-            source: InboxSource::Custom,
-            msgtype: "text".into(),
-            body: format!(r#"{{"content":"{id}"}}"#),
-            sent_at: 1_700_000_000,
-        }
+        crate::conformance::message(id, "u1", "wx1")
     }
 
     fn traffic(seq: u64) -> TrafficRecord {
-        TrafficRecord {
-            seq,
-            at: 1_700_000_000,
-            event: TrafficEvent::Trigger {
-                appid: "wx1".into(),
-                openid: "o1".into(),
-                trigger: "message".into(),
-                ruleset: "wechat-oa-2023".into(),
-            },
-        }
+        trigger(seq, 1_700_000_000)
     }
 
     /// A data directory from before the log kept bodies has them in redb: still read, first.
@@ -602,7 +584,6 @@ mod tests {
 
     #[test]
     fn delivery_log_entries_kept_in_redb_by_older_versions_are_still_read() {
-        use crate::conformance::delivery;
         use crate::records::DeliveryStatus;
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path()).unwrap();

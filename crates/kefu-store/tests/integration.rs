@@ -75,7 +75,7 @@ fn a_data_directory_has_one_owner() {
 mod log {
     //! The embedded store's write-ahead log: what a crash leaves behind is recovered.
     use super::*;
-    use kefu_store::{InboxMessage, InboxSource, TrafficEvent, TrafficRecord};
+    use kefu_store::{InboxMessage, TrafficRecord};
     use std::path::Path;
 
     fn counters(expect: u64, version: u64, next_seq: u64) -> Write {
@@ -88,29 +88,11 @@ mod log {
     }
 
     fn message(id: u64) -> InboxMessage {
-        InboxMessage {
-            id,
-            user_id: "u1".into(),
-            appid: "wx1".into(),
-            openid: "o1".into(),
-            source: InboxSource::Custom,
-            msgtype: "text".into(),
-            body: r#"{"content":"hi"}"#.into(),
-            sent_at: 1_700_000_000,
-        }
+        kefu_store::conformance::message(id, "u1", "wx1")
     }
 
     fn traffic(seq: u64) -> TrafficRecord {
-        TrafficRecord {
-            seq,
-            at: 1_700_000_000,
-            event: TrafficEvent::Trigger {
-                appid: "wx1".into(),
-                openid: "o1".into(),
-                trigger: "message".into(),
-                ruleset: "wechat-oa-2023".into(),
-            },
-        }
+        kefu_store::conformance::trigger(seq, 1_700_000_000)
     }
 
     fn log_files(dir: &Path) -> Vec<std::path::PathBuf> {
