@@ -62,8 +62,7 @@ pub use push::PushConfig;
 pub fn router(app: App) -> Router {
     let metrics = metrics::Metrics::new();
     Router::new()
-        .nest("/cgi-bin", cgi::router())
-        .nest("/customservice", cgi::customservice_router())
+        .merge(cgi::router())
         .nest("/api/v1", api::router(app.clone()))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::serve))
@@ -101,6 +100,9 @@ async fn healthz() -> &'static str {
 
 /// One line per request. The path only: queries carry access tokens and secrets.
 async fn log_request(request: Request, next: Next) -> Response {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return next.run(request).await;
+    }
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = Instant::now();

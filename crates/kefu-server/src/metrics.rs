@@ -40,10 +40,16 @@ pub struct Metrics {
 struct Inner {
     /// (api, errcode) → count.
     sends: BTreeMap<(&'static str, i64), u64>,
-    /// (method, route, status) → count.
-    requests: BTreeMap<(String, String, u16), u64>,
-    /// (method, route) → latency histogram.
-    latency: BTreeMap<(String, String), Histogram>,
+    /// route → method → what its requests got. Keyed in two levels so that counting a request
+    /// looks both up by `&str` and allocates nothing once the pair has been seen.
+    routes: BTreeMap<String, BTreeMap<String, RouteStats>>,
+}
+
+#[derive(Debug, Default)]
+struct RouteStats {
+    /// status → count.
+    statuses: BTreeMap<u16, u64>,
+    latency: Histogram,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +58,16 @@ struct Histogram {
     buckets: [u64; BUCKETS.len()],
     count: u64,
     sum: f64,
+}
+
+impl Inner {
+    fn by_route(&self) -> impl Iterator<Item = (&str, &str, &RouteStats)> {
+        self.routes.iter().flat_map(|(route, methods)| {
+            methods
+                .iter()
+                .map(move |(method, stats)| (route.as_str(), method.as_str(), stats))
+        })
+    }
 }
 
 impl Metrics {
@@ -71,14 +87,16 @@ impl Metrics {
 
     fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let mut inner = self.lock();
-        *inner
-            .requests
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
-        let histogram = inner
-            .latency
-            .entry((method.to_owned(), route.to_owned()))
-            .or_default();
+        let methods = match inner.routes.get_mut(route) {
+            Some(methods) => methods,
+            None => inner.routes.entry(route.to_owned()).or_default(),
+        };
+        let stats = match methods.get_mut(method) {
+            Some(stats) => stats,
+            None => methods.entry(method.to_owned()).or_default(),
+        };
+        *stats.statuses.entry(status).or_default() += 1;
+        let histogram = &mut stats.latency;
         if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
             histogram.buckets[i] += 1;
         }
@@ -105,18 +123,21 @@ impl Metrics {
             "# HELP kefu_http_requests_total HTTP requests answered.\n\
              # TYPE kefu_http_requests_total counter\n",
         );
-        for ((method, route, status), count) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "kefu_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",
-                escape(route)
-            );
+        for (route, method, stats) in inner.by_route() {
+            for (status, count) in &stats.statuses {
+                let _ = writeln!(
+                    out,
+                    "kefu_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",
+                    escape(route)
+                );
+            }
         }
         out.push_str(
             "# HELP kefu_http_request_duration_seconds HTTP request latency.\n\
              # TYPE kefu_http_request_duration_seconds histogram\n",
         );
-        for ((method, route), histogram) in &inner.latency {
+        for (route, method, stats) in inner.by_route() {
+            let histogram = &stats.latency;
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
             let mut cumulative = 0;
             for (bound, n) in BUCKETS.iter().zip(histogram.buckets) {
@@ -172,19 +193,19 @@ fn escape(value: &str) -> String {
 
 /// Middleware: counts and times every request by its route template.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
+    // Both are cheap to clone (the route template is shared), unlike owned strings.
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route
+        .as_ref()
         .map(MatchedPath::as_str)
         // A nested router's fallback matches a private wildcard: that is "no route".
         .filter(|route| !route.contains("__private__"))
-        .unwrap_or("unmatched")
-        .to_owned();
+        .unwrap_or("unmatched");
     let started = Instant::now();
     let response = next.run(request).await;
     let seconds = started.elapsed().as_secs_f64();
-    metrics.request(&method, &route, response.status().as_u16(), seconds);
+    metrics.request(method.as_str(), route, response.status().as_u16(), seconds);
     response
 }
 

@@ -16,10 +16,8 @@ use crate::policy::{Policy, RolloutMeta};
 use crate::push::Outbox;
 use crate::shadow::Shadow;
 
-/// The world's maps. Their keys are ids kefu made or an administrator chose; foldhash is
-/// seeded per process and several times faster than SipHash, which was a tenth of the time to
-/// start with a million conversations.
-pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// The world's maps (the store's fast hash maps).
+pub use kefu_store::Map;
 
 /// A value with the store version it was read at (0: not stored yet).
 #[derive(Clone, Debug)]
@@ -52,15 +50,15 @@ pub struct World {
     pub admin_token: Entry<String>,
     pub clock: Entry<ClockRecord>,
     pub counters: Entry<Counters>,
-    pub accounts: HashMap<String, Entry<AccountRecord>>,
+    pub accounts: Map<String, Entry<AccountRecord>>,
     pub users: Map<String, Entry<UserRecord>>,
     /// openid → its account and user (openids are unique across accounts).
     pub openids: Map<String, OpenidOwner>,
     /// appid → openid → conversation.
     pub conversations: Map<String, Map<String, Entry<Conversation>>>,
-    pub tokens: HashMap<String, Entry<TokenSet>>,
+    pub tokens: Map<String, Entry<TokenSet>>,
     /// access token → appid.
-    pub token_index: HashMap<String, String>,
+    pub token_index: Map<String, String>,
     /// Pending webhook deliveries and MsgId counters (`push`).
     pub outbox: Outbox,
     /// Stable tokens, menus, QR codes, follows and KF accounts (`oa.rs`).
@@ -82,12 +80,12 @@ impl World {
             admin_token,
             clock,
             counters: Entry::new(Counters { next_seq: 1 }),
-            accounts: HashMap::new(),
+            accounts: Map::default(),
             users: Map::default(),
             openids: Map::default(),
             conversations: Map::default(),
-            tokens: HashMap::new(),
-            token_index: HashMap::new(),
+            tokens: Map::default(),
+            token_index: Map::default(),
             outbox: Outbox::default(),
             oa: crate::oa::OaState::default(),
             policy: Arc::new(policy),

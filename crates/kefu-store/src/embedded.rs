@@ -35,6 +35,7 @@ use self::tables::{
     LEGACY_TRAFFIC, META, Place, RECORDS, TRAFFIC_AT,
 };
 use self::wal::{Log, Placed, io};
+use crate::Map;
 use crate::codec::{
     decode, decode_key, decode_record, decode_version, encode, encode_key, encode_record,
 };
@@ -283,7 +284,7 @@ impl EmbeddedStore {
 
     /// One accepted commit as table rows. `view` holds the versions this batch has written so
     /// far, ahead of `pending` and redb.
-    fn rows(commit: &Commit, view: &mut HashMap<Vec<u8>, u64>) -> Result<Rows, StoreError> {
+    fn rows(commit: &Commit, view: &mut Map<Vec<u8>, u64>) -> Result<Rows, StoreError> {
         let mut rows = Rows::default();
         for write in &commit.writes {
             let key = encode_key(&write.key);
@@ -344,7 +345,7 @@ impl Store for EmbeddedStore {
         // redb, then from redb. `pending` is locked before redb's snapshot is taken: the
         // applier trims it (under that lock) only after redb holds the trimmed entries, so a
         // key missing from it is current in the snapshot.
-        let mut view: HashMap<Vec<u8>, u64> = HashMap::new();
+        let mut view: Map<Vec<u8>, u64> = Map::default();
         let mut results = Vec::with_capacity(batch.len());
         let mut accepted = Vec::with_capacity(batch.len());
         {

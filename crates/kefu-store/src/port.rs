@@ -7,8 +7,6 @@
 //! conversation can never both win. Group commit is the backend's business: [`Store::commit`]
 //! takes a batch and makes it durable in one go.
 
-use std::collections::HashMap;
-
 use crate::records::{DeliveryRecord, InboxMessage, Key, Record, TrafficRecord};
 
 /// A record with the version it was stored under. The writer chooses versions from a store-wide
@@ -165,7 +163,7 @@ pub(crate) fn check_commit(
     commit: &Commit,
     mut current: impl FnMut(&Key) -> Result<u64, StoreError>,
 ) -> Result<Result<(), Conflict>, StoreError> {
-    let mut seen: HashMap<&Key, u64> = HashMap::new();
+    let mut seen: crate::Map<&Key, u64> = crate::Map::default();
     for write in &commit.writes {
         if let Some(value) = &write.value {
             if !value.fits(&write.key) {

@@ -29,15 +29,22 @@ const INVITE_LIFETIME: i64 = 7 * 24 * 3600;
 /// WeChat numbers KF accounts from 1001.
 const FIRST_KF_ID: u64 = 1001;
 
-pub fn router() -> Router<App> {
+/// The KF routes under `prefix`.
+pub fn router(prefix: &str) -> Router<App> {
     Router::new()
-        .route("/kfaccount/add", post(add))
-        .route("/kfaccount/update", post(update))
-        .route("/kfaccount/del", get(del).post(del))
-        .route("/kfaccount/inviteworker", post(invite_worker))
-        .route("/kfaccount/uploadheadimg", post(upload_head_img))
-        .route("/getkflist", get(list))
-        .route("/getonlinekflist", get(online_list))
+        .route(&format!("{prefix}/kfaccount/add"), post(add))
+        .route(&format!("{prefix}/kfaccount/update"), post(update))
+        .route(&format!("{prefix}/kfaccount/del"), get(del).post(del))
+        .route(
+            &format!("{prefix}/kfaccount/inviteworker"),
+            post(invite_worker),
+        )
+        .route(
+            &format!("{prefix}/kfaccount/uploadheadimg"),
+            post(upload_head_img),
+        )
+        .route(&format!("{prefix}/getkflist"), get(list))
+        .route(&format!("{prefix}/getonlinekflist"), get(online_list))
 }
 
 type Change = fn(&mut World, &mut Tx, &Ctx<'_>, &str, &super::Query, &[u8]) -> Result<(), WxError>;

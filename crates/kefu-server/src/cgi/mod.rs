@@ -24,27 +24,25 @@ use crate::world::{Tx, World};
 
 pub use menu::stored_menu;
 
+/// Every `/cgi-bin` route, at its full path. Routes are merged rather than nested: a nested
+/// router rewrites every request's URI to strip its prefix, which the busiest route pays for.
 pub fn router() -> Router<App> {
     Router::new()
-        .route("/token", get(token::token))
-        .route("/message/custom/send", post(custom::send))
-        .route("/message/custom/typing", post(custom::typing))
-        .route("/stable_token", post(stable_token::stable_token))
-        .route("/menu/create", post(menu::create))
-        .route("/menu/get", get(menu::get))
-        .route("/menu/delete", get(menu::delete))
-        .route("/qrcode/create", post(qrcode::create))
-        .route("/showqrcode", get(qrcode::show))
-        .route("/user/info", get(user::info))
-        .route("/user/get", get(user::list))
-        .route("/user/info/batchget", post(user::batchget))
-        .nest("/customservice", kf::router())
-}
-
-/// The legacy KF endpoints as wechatpy spells them, without `/cgi-bin` (WECHAT.md §10): mounted
-/// at `/customservice` beside the `/cgi-bin/customservice` spelling.
-pub fn customservice_router() -> Router<App> {
-    kf::router()
+        .route("/cgi-bin/token", get(token::token))
+        .route("/cgi-bin/message/custom/send", post(custom::send))
+        .route("/cgi-bin/message/custom/typing", post(custom::typing))
+        .route("/cgi-bin/stable_token", post(stable_token::stable_token))
+        .route("/cgi-bin/menu/create", post(menu::create))
+        .route("/cgi-bin/menu/get", get(menu::get))
+        .route("/cgi-bin/menu/delete", get(menu::delete))
+        .route("/cgi-bin/qrcode/create", post(qrcode::create))
+        .route("/cgi-bin/showqrcode", get(qrcode::show))
+        .route("/cgi-bin/user/info", get(user::info))
+        .route("/cgi-bin/user/get", get(user::list))
+        .route("/cgi-bin/user/info/batchget", post(user::batchget))
+        .merge(kf::router("/cgi-bin/customservice"))
+        // The legacy KF endpoints as wechatpy spells them, without `/cgi-bin` (WECHAT.md §10).
+        .merge(kf::router("/customservice"))
 }
 
 pub type Query = HashMap<String, String>;

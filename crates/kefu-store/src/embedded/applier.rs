@@ -8,7 +8,6 @@
 //! log segments a wipe made obsolete are deleted.
 //! Reads wait until the applier has caught up with everything logged when they began.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -23,12 +22,17 @@ use super::tables::{
 };
 use super::wal::Placed;
 use super::{engine, lock, wal};
+use crate::Map;
 use crate::port::StoreError;
 
 /// How long redb may lag the log on disk: bounds the log a restart replays.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Entries one applier round takes at most.
 const ROUND: usize = 256;
+/// How long the applier gathers logged entries into one round, unless a read is waiting for
+/// it. redb copies every page a transaction touches, and a busy conversation is written once
+/// per round: a few large rounds cost far less than many small ones.
+const GATHER: Duration = Duration::from_millis(50);
 /// Where redb records the last log entry it holds.
 pub(crate) const APPLIED: &str = "applied_lsn";
 /// Where redb records the latest wipe: the log up to it holds nothing anyone reads.
@@ -40,8 +44,10 @@ pub(crate) struct Shared {
     pub dir: PathBuf,
     progress: Mutex<Progress>,
     caught_up: Condvar,
+    /// Wakes a gathering applier when a read starts waiting for it.
+    nudge: Condvar,
     /// Versions logged but not yet in redb: encoded key → (version, 0 if deleted; its LSN).
-    pending: Mutex<HashMap<Vec<u8>, (u64, u64)>>,
+    pending: Mutex<Map<Vec<u8>, (u64, u64)>>,
 }
 
 #[derive(Default)]
@@ -49,6 +55,8 @@ struct Progress {
     logged: u64,
     applied: u64,
     failed: Option<String>,
+    /// Reads waiting for the applier to catch up.
+    waiting: usize,
 }
 
 impl Shared {
@@ -60,13 +68,15 @@ impl Shared {
                 logged: lsn,
                 applied: lsn,
                 failed: None,
+                waiting: 0,
             }),
             caught_up: Condvar::new(),
-            pending: Mutex::new(HashMap::new()),
+            nudge: Condvar::new(),
+            pending: Mutex::new(Map::default()),
         }
     }
 
-    pub(crate) fn pending(&self) -> MutexGuard<'_, HashMap<Vec<u8>, (u64, u64)>> {
+    pub(crate) fn pending(&self) -> MutexGuard<'_, Map<Vec<u8>, (u64, u64)>> {
         lock(&self.pending)
     }
 
@@ -90,17 +100,41 @@ impl Shared {
     pub(crate) fn caught_up(&self) -> Result<(), StoreError> {
         let mut progress = lock(&self.progress);
         let target = progress.logged;
-        loop {
+        let waits = progress.applied < target;
+        if waits {
+            progress.waiting += 1;
+            self.nudge.notify_one();
+        }
+        let outcome = loop {
             if let Some(reason) = &progress.failed {
-                return Err(StoreError::Engine(reason.clone()));
+                break Err(StoreError::Engine(reason.clone()));
             }
             if progress.applied >= target {
-                return Ok(());
+                break Ok(());
             }
             progress = self
                 .caught_up
                 .wait(progress)
                 .unwrap_or_else(|p| p.into_inner());
+        };
+        if waits {
+            progress.waiting -= 1;
+        }
+        outcome
+    }
+
+    /// Lets logged entries gather for a round until `deadline`, or until a read waits.
+    fn gather(&self, deadline: Instant) {
+        let mut progress = lock(&self.progress);
+        loop {
+            let now = Instant::now();
+            if progress.waiting > 0 || progress.failed.is_some() || now >= deadline {
+                return;
+            }
+            progress = self
+                .nudge
+                .wait_timeout(progress, deadline - now)
+                .map_or_else(|p| p.into_inner().0, |(g, _)| g);
         }
     }
 
@@ -126,6 +160,7 @@ pub(crate) fn run(shared: &Shared, entries: Receiver<(Entry, Placed)>) {
         let closed = match entries.recv_timeout(wait) {
             Ok(entry) => {
                 round.push(entry);
+                shared.gather(Instant::now() + GATHER);
                 false
             }
             Err(RecvTimeoutError::Timeout) => false,
@@ -200,7 +235,7 @@ pub(crate) fn apply(
         let mut wiped = meta.get(WIPED).map_err(engine)?.map_or(0, |v| v.value());
         // Only the last write of a key in the round reaches redb: a busy conversation (and the
         // sequence counter every commit bumps) costs one insert per round, not one per commit.
-        let mut latest: HashMap<&[u8], Option<&[u8]>> = HashMap::new();
+        let mut latest: Map<&[u8], Option<&[u8]>> = Map::default();
         for (entry, placed) in entries {
             match entry {
                 Entry::Commits(commits) => {
