@@ -75,7 +75,7 @@ mod tables {
 pub const DB_FILE: &str = "kefu.redb";
 const LOCK_FILE: &str = "kefu.lock";
 /// Logged entries the applier may lag by before a commit waits for it (bounds memory).
-const APPLIER_QUEUE: usize = 1024;
+const APPLIER_QUEUE: usize = 4096;
 /// redb's own page cache (and write buffer): enough for a second of commits between checkpoints.
 const CACHE_BYTES: usize = 64 << 20;
 /// Entries recovery applies per redb transaction.

@@ -28,11 +28,11 @@ use crate::port::StoreError;
 /// How long redb may lag the log on disk: bounds the log a restart replays.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Entries one applier round takes at most.
-const ROUND: usize = 256;
+const ROUND: usize = 1024;
 /// How long the applier gathers logged entries into one round, unless a read is waiting for
 /// it. redb copies every page a transaction touches, and a busy conversation is written once
 /// per round: a few large rounds cost far less than many small ones.
-const GATHER: Duration = Duration::from_millis(50);
+const GATHER: Duration = Duration::from_millis(250);
 /// Where redb records the last log entry it holds.
 pub(crate) const APPLIED: &str = "applied_lsn";
 /// Where redb records the latest wipe: the log up to it holds nothing anyone reads.
