@@ -10,6 +10,7 @@ use kefu_store::{AccountRecord, ClockMode, ClockRecord, Key, Store};
 use crate::clock::WallClock;
 use crate::error::Unavailable;
 use crate::ids;
+use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::push::{Hub, PushConfig};
 use crate::rollout_file::RolloutFile;
@@ -89,6 +90,7 @@ struct Inner {
     wall: Arc<dyn WallClock>,
     clock_start: Option<i64>,
     pushes: Hub,
+    metrics: Metrics,
 }
 
 /// Cheap to clone: every handler holds one.
@@ -241,6 +243,7 @@ impl App {
             wall: config.wall,
             clock_start: config.clock_start,
             pushes,
+            metrics: Metrics::default(),
         }));
         if let Some(ticket) = first {
             app.0.waiter.clone().durable(ticket).await?;
@@ -268,6 +271,11 @@ impl App {
     /// Webhook deliveries: the shared client, the dispatcher's queue, the configuration.
     pub fn pushes(&self) -> &Hub {
         &self.0.pushes
+    }
+
+    /// What `/metrics` reports.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
     }
 
     /// Where `reset` sends a virtual clock.

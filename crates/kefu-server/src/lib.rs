@@ -46,12 +46,9 @@ mod world;
 mod writer;
 
 use std::future::Future;
-use std::time::Instant;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::get;
 
 pub use app::{App, Config, StartError, Started};
@@ -60,18 +57,12 @@ pub use push::PushConfig;
 
 /// Every route kefu serves.
 pub fn router(app: App) -> Router {
-    let metrics = metrics::Metrics::new();
     Router::new()
         .merge(cgi::router())
         .nest("/api/v1", api::router(app.clone()))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::serve))
-        .layer(middleware::from_fn_with_state(
-            metrics.clone(),
-            metrics::track,
-        ))
-        .layer(axum::Extension(metrics))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(app.clone(), metrics::track))
         .with_state(app)
 }
 
@@ -96,23 +87,4 @@ pub async fn run(
 
 async fn healthz() -> &'static str {
     "ok"
-}
-
-/// One line per request. The path only: queries carry access tokens and secrets.
-async fn log_request(request: Request, next: Next) -> Response {
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        return next.run(request).await;
-    }
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    tracing::debug!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    response
 }

@@ -14,10 +14,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::Extension;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -71,17 +70,13 @@ impl Inner {
 }
 
 impl Metrics {
-    pub fn new() -> Arc<Metrics> {
-        Arc::new(Metrics::default())
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // Counters stay meaningful whatever a panicking holder left half-done.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// One answered send on `api` (`custom/send`).
-    pub fn send(&self, api: &'static str, errcode: i64) {
+    pub(crate) fn send(&self, api: &'static str, errcode: i64) {
         *self.lock().sends.entry((api, errcode)).or_default() += 1;
     }
 
@@ -191,8 +186,9 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Middleware: counts and times every request by its route template.
-pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+/// Middleware: counts and times every request by its route template, and logs it at debug
+/// level (the path only: queries carry access tokens and secrets).
+pub async fn track(State(app): State<App>, request: Request, next: Next) -> Response {
     // Both are cheap to clone (the route template is shared), unlike owned strings.
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
@@ -202,18 +198,22 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         // A nested router's fallback matches a private wildcard: that is "no route".
         .filter(|route| !route.contains("__private__"))
         .unwrap_or("unmatched");
+    let path = tracing::enabled!(tracing::Level::DEBUG).then(|| request.uri().path().to_owned());
     let started = Instant::now();
     let response = next.run(request).await;
-    let seconds = started.elapsed().as_secs_f64();
-    metrics.request(method.as_str(), route, response.status().as_u16(), seconds);
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    app.metrics()
+        .request(method.as_str(), route, status, elapsed.as_secs_f64());
+    if let Some(path) = path {
+        let micros = elapsed.as_micros() as u64;
+        tracing::debug!(%method, %path, status, micros, "request");
+    }
     response
 }
 
 /// `GET /metrics`.
-pub async fn serve(
-    State(app): State<App>,
-    Extension(metrics): Extension<Arc<Metrics>>,
-) -> Response {
+pub async fn serve(State(app): State<App>) -> Response {
     let read = app
         .read(|world, _| {
             let conversations = world.conversations.values().map(|c| c.len()).sum();
@@ -232,7 +232,7 @@ pub async fn serve(
         .await;
     match read {
         Ok((sizes, shadow)) => {
-            let text = metrics.render(&sizes) + &shadow;
+            let text = app.metrics().render(&sizes) + &shadow;
             let mut response = (StatusCode::OK, text).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,

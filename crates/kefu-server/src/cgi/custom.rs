@@ -2,9 +2,6 @@
 //! the normative order of §4.3: token, body, msgtype, touser, content, KF account, decision. A
 //! malformed message never spends quota, and every decided send (refused ones too) is traffic.
 
-use std::sync::Arc;
-
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -14,12 +11,10 @@ use kefu_wechat::{ErrCode, SendScope, parse_custom_send, parse_typing};
 
 use crate::app::App;
 use crate::error::{WxError, wx_json};
-use crate::metrics::Metrics;
 use crate::shadow::Event as ShadowEvent;
 
 pub async fn send(
     State(app): State<App>,
-    Extension(metrics): Extension<Arc<Metrics>>,
     Query(query): Query<super::Query>,
     body: Body,
 ) -> Response {
@@ -88,7 +83,7 @@ pub async fn send(
         Ok(decision) => i64::from(decision.errcode()),
         Err(WxError(code)) => i64::from(code.code()),
     };
-    metrics.send("custom/send", errcode);
+    app.metrics().send("custom/send", errcode);
     answer(decided)
 }
 
