@@ -498,6 +498,7 @@ impl Store for EmbeddedStore {
         // Closing the log ends the applier's input; it applies what is left and checkpoints
         // durably, so the next start replays nothing.
         drop(lock(&self.appender).take());
+        self.shared.hurry();
         if let Some(thread) = lock(&self.applier).take()
             && thread.join().is_err()
         {

@@ -57,6 +57,8 @@ struct Progress {
     failed: Option<String>,
     /// Reads waiting for the applier to catch up.
     waiting: usize,
+    /// The store is closing: nothing is worth gathering for any more.
+    closing: bool,
 }
 
 impl Shared {
@@ -69,6 +71,7 @@ impl Shared {
                 applied: lsn,
                 failed: None,
                 waiting: 0,
+                closing: false,
             }),
             caught_up: Condvar::new(),
             nudge: Condvar::new(),
@@ -123,12 +126,19 @@ impl Shared {
         outcome
     }
 
+    /// Ends any gathering for good: the store is closing.
+    pub(crate) fn hurry(&self) {
+        lock(&self.progress).closing = true;
+        self.nudge.notify_one();
+    }
+
     /// Lets logged entries gather for a round until `deadline`, or until a read waits.
     fn gather(&self, deadline: Instant) {
         let mut progress = lock(&self.progress);
         loop {
             let now = Instant::now();
-            if progress.waiting > 0 || progress.failed.is_some() || now >= deadline {
+            let hurried = progress.waiting > 0 || progress.closing || progress.failed.is_some();
+            if hurried || now >= deadline {
                 return;
             }
             progress = self
