@@ -22,6 +22,7 @@ mod wal;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -96,6 +97,8 @@ pub struct EmbeddedStore {
     segments: Mutex<HashMap<u64, Arc<File>>>,
     shared: Arc<Shared>,
     path: PathBuf,
+    /// Whether opening had to walk redb's pages to rebuild its allocator state.
+    repaired: bool,
     /// Held for the life of the store, and dropped last: the OS lock that keeps a second
     /// process out.
     _lock: File,
@@ -142,8 +145,11 @@ impl EmbeddedStore {
         let path = dir.join(DB_FILE);
         // redb's page cache defaults to 1 GiB and would hold every page recovery scans; the OS
         // page cache serves reads as well, so keep redb's small.
+        let repairing = Arc::new(AtomicBool::new(false));
+        let seen = repairing.clone();
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
+            .set_repair_callback(move |_| seen.store(true, Ordering::Relaxed))
             .create(&path)
             .map_err(engine)?;
         let lsn = recover(&db, dir)?;
@@ -167,8 +173,17 @@ impl EmbeddedStore {
             segments: Mutex::new(HashMap::new()),
             shared,
             path,
+            repaired: repairing.load(Ordering::Relaxed),
             _lock: lock_file,
         })
+    }
+
+    /// Whether opening had to walk every redb page to rebuild its allocator state, as after a
+    /// crash that left no allocator state behind. Every durable commit saves that state, so a
+    /// crash should never need the walk: it grows with the database (half a second for a million
+    /// conversations).
+    pub fn needed_full_repair(&self) -> bool {
+        self.repaired
     }
 
     /// Whether `dir` holds a kefu store already (a new data directory starts its clock afresh).

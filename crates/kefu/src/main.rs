@@ -265,6 +265,12 @@ fn init_logging(format: LogFormat) {
 async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     let store = EmbeddedStore::open(&serve.data_dir)
         .with_context(|| format!("opening the data directory {}", serve.data_dir.display()))?;
+    if store.needed_full_repair() {
+        tracing::warn!(
+            "kefu stopped without closing its data directory since the last checkpoint; \
+             rebuilding the index's free-page map took a walk over the whole file"
+        );
+    }
     let config = Config {
         store: Arc::new(store),
         clock_mode: match serve.clock {

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability, ReadableTable};
+use redb::{Database, Durability, ReadableTable, WriteTransaction};
 
 use super::entry::Entry;
 use super::tables::{
@@ -230,10 +230,7 @@ pub(crate) fn apply(
     entries: &[(Entry, Placed)],
     durable: bool,
 ) -> Result<u64, StoreError> {
-    let mut txn = db.begin_write().map_err(engine)?;
-    if !durable {
-        txn.set_durability(Durability::None).map_err(engine)?;
-    }
+    let txn = begin(db, durable)?;
     let obsolete;
     {
         let mut records = txn.open_table(RECORDS).map_err(engine)?;
@@ -311,6 +308,21 @@ pub(crate) fn apply(
     }
     txn.commit().map_err(engine)?;
     Ok(obsolete)
+}
+
+/// A redb write transaction. A durable one saves redb's allocator state with it ("quick
+/// repair"), so that opening after a crash loads that state instead of walking every page to
+/// rebuild it: that walk took half a second for a million conversations, and grows with the
+/// database. Every durable commit must save it, or the next crash finds it stale. (A crash
+/// after non-durable rounds still costs the walk: redb cannot trust its allocator then.)
+pub(crate) fn begin(db: &Database, durable: bool) -> Result<WriteTransaction, StoreError> {
+    let mut txn = db.begin_write().map_err(engine)?;
+    if durable {
+        txn.set_quick_repair(true);
+    } else {
+        txn.set_durability(Durability::None).map_err(engine)?;
+    }
+    Ok(txn)
 }
 
 fn unplaced() -> StoreError {
