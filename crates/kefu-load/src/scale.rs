@@ -5,7 +5,8 @@
 //! supported way to create state in bulk), stops kefu with SIGTERM, then starts it again and
 //! times the start to the first `/healthz` answer, reading its resident memory once ready. An
 //! empty data directory, started the same way, is the baseline the memory is measured against.
-//! Then it sends for a moment, kills kefu with SIGKILL and times the start once more.
+//! Then it sends for a moment, kills kefu with SIGKILL and times the start once more; and again
+//! after sends that redb holds without a checkpoint, the case where redb must walk its file.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -92,6 +93,49 @@ fn stop(mut started: Started) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Three sends to u0 on the kefu at `base`; `then_read` reads u0's inbox after them, which makes
+/// the store's applier write them into redb at once.
+async fn sends(base: &str, client: &reqwest::Client, then_read: bool) -> anyhow::Result<()> {
+    let token: serde_json::Value = client
+        .get(format!(
+            "{base}/cgi-bin/token?grant_type=client_credential&appid={APPID}&secret={SECRET}"
+        ))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = token["access_token"].as_str().context("access_token")?;
+    let user: serde_json::Value = client
+        .get(format!("{base}/api/v1/users/u0"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let openid = user["openids"][APPID].as_str().context("openid of u0")?;
+    let body = json!({"touser": openid, "msgtype": "text", "text": {"content": "hi"}});
+    for _ in 0..3 {
+        client
+            .post(format!(
+                "{base}/cgi-bin/message/custom/send?access_token={token}"
+            ))
+            .json(&body)
+            .send()
+            .await?;
+    }
+    if then_read {
+        let inbox = client
+            .get(format!("{base}/api/v1/users/u0/inbox"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await?;
+        if !inbox.status().is_success() {
+            bail!("reading u0's inbox: {}", inbox.status());
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let empty_dir = tempfile::tempdir()?;
@@ -112,40 +156,18 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
     let clean = start(kefu, &data, &[], &client).await?;
     let clean_rss = rss(clean.running.child.id())?;
     let clean_ready = clean.ready_after;
-    // Some sends with a log to replay, then SIGKILL.
-    let token: serde_json::Value = client
-        .get(format!(
-            "{}/cgi-bin/token?grant_type=client_credential&appid={APPID}&secret={SECRET}",
-            clean.running.base
-        ))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = token["access_token"].as_str().context("access_token")?;
-    let user: serde_json::Value = client
-        .get(format!("{}/api/v1/users/u0", clean.running.base))
-        .bearer_auth(ADMIN)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let openid = user["openids"][APPID].as_str().context("openid of u0")?;
-    let body = json!({"touser": openid, "msgtype": "text", "text": {"content": "hi"}});
-    for _ in 0..3 {
-        client
-            .post(format!(
-                "{}/cgi-bin/message/custom/send?access_token={token}",
-                clean.running.base
-            ))
-            .json(&body)
-            .send()
-            .await?;
-    }
-    drop(clean); // SIGKILL
+    // Sends the log holds and redb does not yet, then SIGKILL.
+    sends(&clean.running.base, &client, false).await?;
+    drop(clean);
     let killed = start(kefu, &data, &[], &client).await?;
     let killed_ready = killed.ready_after;
-    stop(killed)?;
+    // Sends redb holds too, without a checkpoint yet (the read makes the applier take them at
+    // once), then SIGKILL: redb cannot trust its allocator after such commits and walks its file.
+    sends(&killed.running.base, &client, true).await?;
+    drop(killed);
+    let between = start(kefu, &data, &[], &client).await?;
+    let between_ready = between.ready_after;
+    stop(between)?;
 
     let per = (clean_rss.saturating_sub(empty_rss)) as f64 / conversations as f64;
     let result = json!({
@@ -155,6 +177,7 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
         "bytes_per_conversation": per.round(),
         "ready_after_clean_shutdown_s": clean_ready.as_secs_f64(),
         "ready_after_sigkill_s": killed_ready.as_secs_f64(),
+        "ready_after_sigkill_between_checkpoints_s": between_ready.as_secs_f64(),
     });
     println!(
         "{:<52} {:>12}",
@@ -170,6 +193,11 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
         "{:<52} {:>12}",
         "ready after SIGKILL",
         format!("{:.3} s", killed_ready.as_secs_f64())
+    );
+    println!(
+        "{:<52} {:>12}",
+        "ready after SIGKILL between checkpoints",
+        format!("{:.3} s", between_ready.as_secs_f64())
     );
     println!("{result}");
     Ok(())
