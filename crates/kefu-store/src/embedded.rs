@@ -542,7 +542,7 @@ impl Store for EmbeddedStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::conformance::{delivery, trigger};
+    use crate::conformance::{delivery, traffic_seqs, trigger};
 
     fn message(id: u64) -> InboxMessage {
         crate::conformance::message(id, "u1", "wx1")
@@ -589,14 +589,7 @@ mod tests {
             .map(|m| m.id)
             .collect();
         assert_eq!(paged, [2]);
-        let mut seqs = Vec::new();
-        store
-            .traffic(None, None, &mut |r| {
-                seqs.push(r.seq);
-                true
-            })
-            .unwrap();
-        assert_eq!(seqs, [1, 2, 3]);
+        assert_eq!(traffic_seqs(&store), [1, 2, 3]);
     }
 
     #[test]

@@ -75,6 +75,7 @@ fn a_data_directory_has_one_owner() {
 mod log {
     //! The embedded store's write-ahead log: what a crash leaves behind is recovered.
     use super::*;
+    use kefu_store::conformance::{traffic_in, traffic_seqs};
     use kefu_store::{InboxMessage, TrafficRecord};
     use std::path::Path;
 
@@ -147,14 +148,7 @@ mod log {
         assert_eq!(store.load(&Key::AdminToken).unwrap(), None);
         let inbox = store.inbox("u1", None, 0, 10).unwrap();
         assert_eq!(inbox, vec![message(1), message(2)]);
-        let mut seen = Vec::new();
-        store
-            .traffic(None, None, &mut |r| {
-                seen.push(r.clone());
-                true
-            })
-            .unwrap();
-        assert_eq!(seen, vec![traffic(1)]);
+        assert_eq!(traffic_in(&store, None, None), vec![traffic(1)]);
     }
 
     /// Set in the child process of [`a_crash_leaves_redb_needing_no_full_repair`]: the data
@@ -273,14 +267,7 @@ mod log {
             assert_eq!(store.load(&Key::Counters).unwrap().unwrap().version, 50);
             assert_eq!(store.inbox("u1", None, 0, 100).unwrap().len(), 50);
             assert_eq!(store.inbox("u1", None, 40, 5).unwrap()[0], message(41));
-            let mut seqs = Vec::new();
-            store
-                .traffic(None, None, &mut |r| {
-                    seqs.push(r.seq);
-                    true
-                })
-                .unwrap();
-            assert_eq!(seqs, (1..=50).collect::<Vec<u64>>());
+            assert_eq!(traffic_seqs(&store), (1..=50).collect::<Vec<u64>>());
             store.wipe(&[Key::Counters]).unwrap();
             assert_eq!(store.inbox("u1", None, 0, 100).unwrap(), vec![]);
             let c = Commit {
