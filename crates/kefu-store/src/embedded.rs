@@ -195,6 +195,19 @@ impl EmbeddedStore {
         &self.path
     }
 
+    /// The log's end, under its lock, if the store still takes writes: it is open and nothing
+    /// has failed.
+    fn writable<'a>(
+        &self,
+        appender: &'a mut MutexGuard<'_, Option<Appender>>,
+    ) -> Result<&'a mut Appender, StoreError> {
+        let appender = appender
+            .as_mut()
+            .ok_or_else(|| StoreError::Engine("the store is closed".into()))?;
+        self.shared.check()?;
+        Ok(appender)
+    }
+
     /// Logs `entry` durably and hands it to the applier. `accepted` runs once it is durable,
     /// before the applier can see it.
     fn append(
@@ -352,10 +365,7 @@ impl Store for EmbeddedStore {
 
     fn commit(&self, batch: &[Commit]) -> Result<Vec<CommitResult>, StoreError> {
         let mut appender = lock(&self.appender);
-        let appender = appender
-            .as_mut()
-            .ok_or_else(|| StoreError::Engine("the store is closed".into()))?;
-        self.shared.check()?;
+        let appender = self.writable(&mut appender)?;
         // Versions come from this batch's own writes, then from what is logged but not yet in
         // redb, then from redb. `pending` is locked before redb's snapshot is taken: the
         // applier trims it (under that lock) only after redb holds the trimmed entries, so a
@@ -524,10 +534,7 @@ impl Store for EmbeddedStore {
 
     fn wipe(&self, keep: &[Key]) -> Result<(), StoreError> {
         let mut appender = lock(&self.appender);
-        let appender = appender
-            .as_mut()
-            .ok_or_else(|| StoreError::Engine("the store is closed".into()))?;
-        self.shared.check()?;
+        let appender = self.writable(&mut appender)?;
         let kept = keep.iter().map(encode_key).collect();
         self.append(appender, Entry::Wipe(kept), |_| {})?;
         // Segments before the wipe go at the next checkpoint; nothing reads them any more.

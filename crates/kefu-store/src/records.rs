@@ -193,7 +193,7 @@ impl Openids {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.0.iter().map(|(a, o)| (a, o))
+        self.into_iter()
     }
 
     pub fn len(&self) -> usize {

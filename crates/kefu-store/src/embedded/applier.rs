@@ -223,8 +223,7 @@ fn record_failure(shared: &Shared, e: &StoreError) {
 
 /// Writes `entries` into redb in one transaction, recording the last LSN; `durable` commits
 /// with an fsync. Inbox, traffic and delivery-log bodies stay in the log: redb gets where they
-/// lie. Returns
-/// the LSN up to which the log is obsolete (the latest wipe's).
+/// lie. Returns the LSN up to which the log is obsolete (the latest wipe's).
 pub(crate) fn apply(
     db: &Database,
     entries: &[(Entry, Placed)],

@@ -56,10 +56,6 @@ impl Entry {
     pub(crate) fn encode(&self, lsn: u64, out: &mut Vec<u8>) -> Bodies {
         let start = out.len();
         let mut bodies = Bodies::default();
-        let span = |out: &Vec<u8>, len: usize| Span {
-            offset: u32::try_from(out.len() - start).unwrap_or(u32::MAX),
-            len: u32::try_from(len).unwrap_or(u32::MAX),
-        };
         out.extend_from_slice(&lsn.to_le_bytes());
         match self {
             Entry::Commits(commits) => {
@@ -81,24 +77,18 @@ impl Entry {
                     for (user, id, value) in &rows.inbox {
                         put_bytes(out, user.as_bytes());
                         out.extend_from_slice(&id.to_le_bytes());
-                        put_len(out, value.len());
-                        bodies.inbox.push(span(out, value.len()));
-                        out.extend_from_slice(value);
+                        bodies.inbox.push(put_body(out, start, value));
                     }
                     put_len(out, rows.traffic.len());
                     for (seq, value) in &rows.traffic {
                         out.extend_from_slice(&seq.to_le_bytes());
-                        put_len(out, value.len());
-                        bodies.traffic.push(span(out, value.len()));
-                        out.extend_from_slice(value);
+                        bodies.traffic.push(put_body(out, start, value));
                     }
                     put_len(out, rows.deliveries.len());
                     for (id, appid, value) in &rows.deliveries {
                         out.extend_from_slice(&id.to_le_bytes());
                         put_bytes(out, appid.as_bytes());
-                        put_len(out, value.len());
-                        bodies.deliveries.push(span(out, value.len()));
-                        out.extend_from_slice(value);
+                        bodies.deliveries.push(put_body(out, start, value));
                     }
                 }
             }
@@ -186,6 +176,18 @@ fn put_len(out: &mut Vec<u8>, n: usize) {
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     put_len(out, bytes.len());
     out.extend_from_slice(bytes);
+}
+
+/// Like [`put_bytes`], returning where the bytes lie relative to `start`, where the entry
+/// begins (what [`Reader::body`] reads back).
+fn put_body(out: &mut Vec<u8>, start: usize, body: &[u8]) -> Span {
+    put_len(out, body.len());
+    let span = Span {
+        offset: u32::try_from(out.len() - start).unwrap_or(u32::MAX),
+        len: u32::try_from(body.len()).unwrap_or(u32::MAX),
+    };
+    out.extend_from_slice(body);
+    span
 }
 
 /// Reads what [`Entry::encode`] wrote; every read is bounds-checked (a log may be damaged).

@@ -320,19 +320,13 @@ mod tests {
         for first in [1, 4, 9] {
             Log::start(dir.path(), first).unwrap();
         }
+        let left = || -> Vec<u64> {
+            let segments = segments(dir.path()).unwrap();
+            segments.into_iter().map(|(first, _)| first).collect()
+        };
         prune(dir.path(), 5).unwrap();
-        let left: Vec<u64> = segments(dir.path())
-            .unwrap()
-            .into_iter()
-            .map(|s| s.0)
-            .collect();
-        assert_eq!(left, vec![4, 9]);
+        assert_eq!(left(), vec![4, 9]);
         prune(dir.path(), 8).unwrap();
-        let left: Vec<u64> = segments(dir.path())
-            .unwrap()
-            .into_iter()
-            .map(|s| s.0)
-            .collect();
-        assert_eq!(left, vec![9]);
+        assert_eq!(left(), vec![9]);
     }
 }
