@@ -69,6 +69,11 @@ impl Drop for Running {
     }
 }
 
+/// One line of the report a person reads: the figure's name, then the figure.
+pub(crate) fn row(label: &str, value: String) {
+    println!("{label:<52} {value:>12}");
+}
+
 /// Starts `kefu serve` on a free port of 127.0.0.1 over `data_dir` (virtual clock, the load
 /// admin token, `extra` flags) and returns once it says where it listens.
 pub(crate) fn spawn_kefu(
@@ -367,43 +372,37 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "baseline_open_loop_p50_ms": base_open.percentile(0.50),
         "baseline_open_loop_p99_ms": base_open.percentile(0.99),
     });
-    println!(
-        "{:<44} {:>12}",
+    row(
         "baseline (axum, constant answer) peak",
-        format!("{:.0} req/s", base_peak.rate())
+        format!("{:.0} req/s", base_peak.rate()),
     );
-    println!(
-        "{:<44} {:>12}",
+    row(
         "kefu durable custom/send peak",
-        format!("{:.0} req/s", kefu_peak.rate())
+        format!("{:.0} req/s", kefu_peak.rate()),
     );
-    println!(
-        "{:<44} {:>12}",
+    row(
         "ratio kefu / baseline (target ≥ 0.8)",
-        format!("{:.2}", kefu_peak.rate() / base_peak.rate())
+        format!("{:.2}", kefu_peak.rate() / base_peak.rate()),
     );
-    println!(
-        "{:<44} {:>12}",
+    row(
         "open loop at 0.5 × kefu peak: p50 / p99",
         format!(
             "{:.2} / {:.2} ms",
             open.percentile(0.5),
             open.percentile(0.99)
-        )
+        ),
     );
-    println!(
-        "{:<44} {:>12}",
+    row(
         "the baseline at the same rate: p50 / p99",
         format!(
             "{:.2} / {:.2} ms",
             base_open.percentile(0.5),
             base_open.percentile(0.99)
-        )
+        ),
     );
-    println!(
-        "{:<44} {:>12}",
+    row(
         "errors (peak, open loop)",
-        format!("{}, {}", kefu_peak.errors, open.errors)
+        format!("{}, {}", kefu_peak.errors, open.errors),
     );
     for (phase, what) in [(&kefu_peak, "peak"), (&open, "open loop")] {
         if let Some(e) = &phase.first_error {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::{ADMIN, Running, spawn_kefu};
+use crate::{ADMIN, Running, row, spawn_kefu};
 
 const APPID: &str = "wx0123456789abcdef";
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -179,25 +179,21 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
         "ready_after_sigkill_s": killed_ready.as_secs_f64(),
         "ready_after_sigkill_between_checkpoints_s": between_ready.as_secs_f64(),
     });
-    println!(
-        "{:<52} {:>12}",
+    row(
         "resident memory per conversation (target ≤ 64 B)",
-        format!("{per:.0} B")
+        format!("{per:.0} B"),
     );
-    println!(
-        "{:<52} {:>12}",
+    row(
         "ready after a clean shutdown",
-        format!("{:.3} s", clean_ready.as_secs_f64())
+        format!("{:.3} s", clean_ready.as_secs_f64()),
     );
-    println!(
-        "{:<52} {:>12}",
+    row(
         "ready after SIGKILL",
-        format!("{:.3} s", killed_ready.as_secs_f64())
+        format!("{:.3} s", killed_ready.as_secs_f64()),
     );
-    println!(
-        "{:<52} {:>12}",
+    row(
         "ready after SIGKILL between checkpoints",
-        format!("{:.3} s", between_ready.as_secs_f64())
+        format!("{:.3} s", between_ready.as_secs_f64()),
     );
     println!("{result}");
     Ok(())
