@@ -17,6 +17,7 @@
 
 mod applier;
 mod entry;
+mod inbox_index;
 mod wal;
 
 use std::collections::HashMap;
@@ -31,9 +32,10 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 use self::applier::{APPLIED, Shared};
 use self::entry::{Entry, Rows};
+use self::inbox_index::{COMPACT_AT, RecentInbox, decode_block};
 use self::tables::{
-    DELIVERIES_AT, DELIVERIES_BY_ACCOUNT, INBOX_AT, LEGACY_DELIVERIES, LEGACY_INBOX,
-    LEGACY_TRAFFIC, META, Place, RECORDS, TRAFFIC_AT,
+    DELIVERIES_AT, DELIVERIES_BY_ACCOUNT, INBOX_AT, INBOX_BLOCKS, INBOX_RECENT, LEGACY_DELIVERIES,
+    LEGACY_INBOX, LEGACY_TRAFFIC, META, Place, RECORDS, TRAFFIC_AT,
 };
 use self::wal::{Log, Placed, io};
 use crate::Map;
@@ -52,7 +54,15 @@ mod tables {
     pub(crate) type Place = (u64, u64, u32);
 
     pub(crate) const RECORDS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("records");
-    /// Inbox messages under (user, id): a user's inbox is one range.
+    /// The inbox index (`embedded/inbox_index.rs`): recent messages under their id, with their
+    /// user (a round appends here)...
+    pub(crate) const INBOX_RECENT: TableDefinition<'_, u64, (&str, Place)> =
+        TableDefinition::new("inbox_recent");
+    /// ...and older ones in blocks of a user's entries, under (user, first id).
+    pub(crate) const INBOX_BLOCKS: TableDefinition<'_, (&str, u64), &[u8]> =
+        TableDefinition::new("inbox_blocks");
+    /// The inbox index under (user, id), as data directories made before the blocks have it:
+    /// read (before the blocks, whose ids are all higher), never written.
     pub(crate) const INBOX_AT: TableDefinition<'_, (&str, u64), Place> =
         TableDefinition::new("inbox_at");
     pub(crate) const TRAFFIC_AT: TableDefinition<'_, u64, Place> =
@@ -117,7 +127,17 @@ impl EmbeddedStore {
     /// Opens (or creates) the store under `dir`, taking the directory's lock and replaying the
     /// log past redb's last checkpoint.
     pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
-        Self::open_with(dir, true)
+        Self::open_with(dir, true, COMPACT_AT)
+    }
+
+    /// Opens the store moving recent inbox index entries into blocks once `entries` of them
+    /// gather, instead of a few seconds' worth: tests use it to exercise that move.
+    #[doc(hidden)]
+    pub fn open_compacting_inbox_at(
+        dir: &Path,
+        entries: usize,
+    ) -> Result<EmbeddedStore, StoreError> {
+        Self::open_with(dir, true, entries)
     }
 
     /// Opens the store with its applier stopped: commits are logged and never reach redb, as
@@ -125,10 +145,14 @@ impl EmbeddedStore {
     /// want this.
     #[doc(hidden)]
     pub fn open_unapplied(dir: &Path) -> Result<EmbeddedStore, StoreError> {
-        Self::open_with(dir, false)
+        Self::open_with(dir, false, COMPACT_AT)
     }
 
-    fn open_with(dir: &Path, applying: bool) -> Result<EmbeddedStore, StoreError> {
+    fn open_with(
+        dir: &Path,
+        applying: bool,
+        compact_at: usize,
+    ) -> Result<EmbeddedStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock_file = File::options()
@@ -152,9 +176,9 @@ impl EmbeddedStore {
             .set_repair_callback(move |_| seen.store(true, Ordering::Relaxed))
             .create(&path)
             .map_err(engine)?;
-        let lsn = recover(&db, dir)?;
+        let (lsn, recent) = recover(&db, dir, compact_at)?;
         let log = Log::start(dir, lsn + 1)?;
-        let shared = Arc::new(Shared::new(db, dir.to_owned(), lsn));
+        let shared = Arc::new(Shared::new(db, dir.to_owned(), lsn, recent));
         let (to_applier, entries) = sync_channel(APPLIER_QUEUE);
         let (applier, unapplied) = if applying {
             let for_thread = shared.clone();
@@ -232,13 +256,15 @@ impl EmbeddedStore {
 }
 
 /// Creates the tables and replays the log past redb's checkpoint into redb durably; returns the
-/// last LSN redb now holds.
-fn recover(db: &Database, dir: &Path) -> Result<u64, StoreError> {
+/// last LSN redb now holds and the recent inbox index.
+fn recover(db: &Database, dir: &Path, compact_at: usize) -> Result<(u64, RecentInbox), StoreError> {
     let txn = db.begin_write().map_err(engine)?;
-    let applied = {
+    let (applied, recent) = {
         // Create every table up front so readers never meet a missing one.
         txn.open_table(RECORDS).map_err(engine)?;
         txn.open_table(INBOX_AT).map_err(engine)?;
+        txn.open_table(INBOX_BLOCKS).map_err(engine)?;
+        let recent = RecentInbox::load(&txn.open_table(INBOX_RECENT).map_err(engine)?, compact_at)?;
         txn.open_table(TRAFFIC_AT).map_err(engine)?;
         txn.open_table(LEGACY_INBOX).map_err(engine)?;
         txn.open_table(LEGACY_TRAFFIC).map_err(engine)?;
@@ -246,22 +272,24 @@ fn recover(db: &Database, dir: &Path) -> Result<u64, StoreError> {
         txn.open_table(LEGACY_DELIVERIES).map_err(engine)?;
         txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
         let meta = txn.open_table(META).map_err(engine)?;
-        meta.get(APPLIED).map_err(engine)?.map_or(0, |v| v.value())
+        let applied = meta.get(APPLIED).map_err(engine)?.map_or(0, |v| v.value());
+        (applied, Mutex::new(recent))
     };
     txn.commit().map_err(engine)?;
     let mut round = Vec::new();
     let last = wal::replay(dir, applied, &mut |entry, placed| {
         round.push((entry, placed));
         if round.len() >= REPLAY_ROUND {
-            applier::apply(db, &round, false)?;
+            applier::apply(db, &recent, &round, false)?;
             round.clear();
         }
         Ok(())
     })?;
     if last > applied {
-        applier::apply(db, &round, true)?;
+        applier::apply(db, &recent, &round, true)?;
     }
-    Ok(last)
+    let recent = recent.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok((last, recent))
 }
 
 impl Drop for EmbeddedStore {
@@ -422,33 +450,68 @@ impl Store for EmbeddedStore {
         limit: usize,
     ) -> Result<Vec<InboxMessage>, StoreError> {
         self.shared.caught_up()?;
-        let txn = self.shared.db.begin_read().map_err(engine)?;
-        let range = (user_id, after.saturating_add(1))..=(user_id, u64::MAX);
+        // The mirror is copied before redb's snapshot is taken: the applier changes it only
+        // after redb holds what it says (a compaction may then be read twice, and is kept once).
+        let (recent, txn) = {
+            let recent = lock(&self.shared.recent);
+            let txn = self.shared.db.begin_read().map_err(engine)?;
+            (recent.of(user_id, after), txn)
+        };
         let mut out = Vec::new();
-        let wanted = |message: &InboxMessage| appid.is_none_or(|a| message.appid == a);
+        // Every part holds newer ids than the one before: read them in turn, skipping ids
+        // already passed.
+        let mut passed = after;
+        let mut offer = |id: u64, body: &dyn Fn() -> Result<Vec<u8>, StoreError>| {
+            if out.len() >= limit {
+                return Ok::<bool, StoreError>(false);
+            }
+            if id > passed {
+                passed = id;
+                let message: InboxMessage = decode(&body()?, || format!("inbox {id}"))?;
+                if appid.is_none_or(|a| message.appid == a) {
+                    out.push(message);
+                }
+            }
+            Ok(true)
+        };
+        let range = (user_id, after.saturating_add(1))..=(user_id, u64::MAX);
         let legacy = txn.open_table(LEGACY_INBOX).map_err(engine)?;
         for entry in legacy.range(range.clone()).map_err(engine)? {
-            if out.len() >= limit {
-                return Ok(out);
-            }
             let (k, v) = entry.map_err(engine)?;
-            let id = k.value().1;
-            let message: InboxMessage = decode(v.value(), || format!("inbox {id}"))?;
-            if wanted(&message) {
-                out.push(message);
+            if !offer(k.value().1, &|| Ok(v.value().to_vec()))? {
+                return Ok(out);
             }
         }
         let placed = txn.open_table(INBOX_AT).map_err(engine)?;
         for entry in placed.range(range).map_err(engine)? {
-            if out.len() >= limit {
-                break;
-            }
             let (k, place) = entry.map_err(engine)?;
-            let id = k.value().1;
-            let message: InboxMessage =
-                decode(&self.body(place.value())?, || format!("inbox {id}"))?;
-            if wanted(&message) {
-                out.push(message);
+            if !offer(k.value().1, &|| self.body(place.value()))? {
+                return Ok(out);
+            }
+        }
+        let blocks = txn.open_table(INBOX_BLOCKS).map_err(engine)?;
+        // From the block holding the first id wanted.
+        let first = blocks
+            .range((user_id, 0)..=(user_id, after.saturating_add(1)))
+            .map_err(engine)?
+            .next_back()
+            .transpose()
+            .map_err(engine)?
+            .map_or(0, |(k, _)| k.value().1);
+        for entry in blocks
+            .range((user_id, first)..=(user_id, u64::MAX))
+            .map_err(engine)?
+        {
+            let (_, block) = entry.map_err(engine)?;
+            for (id, place) in decode_block(block.value())? {
+                if !offer(id, &|| self.body(place))? {
+                    return Ok(out);
+                }
+            }
+        }
+        for (id, place) in recent {
+            if !offer(id, &|| self.body(place))? {
+                break;
             }
         }
         Ok(out)
@@ -597,6 +660,45 @@ mod tests {
             .collect();
         assert_eq!(paged, [2]);
         assert_eq!(traffic_seqs(&store), [1, 2, 3]);
+    }
+
+    /// A data directory from before the inbox index had blocks indexes each message under
+    /// (user, id): still read, before the blocks.
+    #[test]
+    fn inbox_entries_indexed_one_by_one_by_older_versions_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let older = |n| Commit {
+            inbox: vec![message(n)],
+            ..Commit::default()
+        };
+        EmbeddedStore::open(dir.path())
+            .unwrap()
+            .commit(&[older(1), older(2)])
+            .unwrap();
+        // What an older version left: the same entries, in the table it wrote.
+        {
+            let db = Database::create(dir.path().join(DB_FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut recent = txn.open_table(INBOX_RECENT).unwrap();
+                let mut at = txn.open_table(INBOX_AT).unwrap();
+                while let Some((id, value)) = recent.pop_first().unwrap() {
+                    let (user, place) = value.value();
+                    at.insert((user, id.value()), place).unwrap();
+                }
+            }
+            txn.commit().unwrap();
+        }
+        let store = EmbeddedStore::open_compacting_inbox_at(dir.path(), 2).unwrap();
+        store.commit(&[older(3), older(4)]).unwrap();
+        store.commit(&[older(5)]).unwrap();
+        let ids: Vec<u64> = store
+            .inbox("u1", None, 0, 10)
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(ids, [1, 2, 3, 4, 5]);
     }
 
     #[test]

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use redb::{Database, Durability, ReadableTable, WriteTransaction};
 
 use super::entry::Entry;
+use super::inbox_index::{Indexed, RecentInbox, encode_block};
 use super::tables::{
-    DELIVERIES_AT, DELIVERIES_BY_ACCOUNT, INBOX_AT, LEGACY_DELIVERIES, LEGACY_INBOX,
-    LEGACY_TRAFFIC, META, RECORDS, TRAFFIC_AT,
+    DELIVERIES_AT, DELIVERIES_BY_ACCOUNT, INBOX_AT, INBOX_BLOCKS, INBOX_RECENT, LEGACY_DELIVERIES,
+    LEGACY_INBOX, LEGACY_TRAFFIC, META, RECORDS, TRAFFIC_AT,
 };
 use super::wal::Placed;
 use super::{engine, lock, wal};
@@ -48,6 +49,8 @@ pub(crate) struct Shared {
     nudge: Condvar,
     /// Versions logged but not yet in redb: encoded key → (version, 0 if deleted; its LSN).
     pending: Mutex<Map<Vec<u8>, (u64, u64)>>,
+    /// The inbox index's recent entries, by user (`inbox_index`).
+    pub recent: Mutex<RecentInbox>,
 }
 
 #[derive(Default)]
@@ -62,7 +65,7 @@ struct Progress {
 }
 
 impl Shared {
-    pub(crate) fn new(db: Database, dir: PathBuf, lsn: u64) -> Shared {
+    pub(crate) fn new(db: Database, dir: PathBuf, lsn: u64, recent: RecentInbox) -> Shared {
         Shared {
             db,
             dir,
@@ -76,6 +79,7 @@ impl Shared {
             caught_up: Condvar::new(),
             nudge: Condvar::new(),
             pending: Mutex::new(Map::default()),
+            recent: Mutex::new(recent),
         }
     }
 
@@ -189,7 +193,7 @@ pub(crate) fn run(shared: &Shared, entries: Receiver<(Entry, Placed)>) {
             continue;
         }
         let applied = round.last().map(|(_, placed)| placed.lsn);
-        let obsolete = match apply(&shared.db, &round, durable) {
+        let obsolete = match apply(&shared.db, &shared.recent, &round, durable) {
             Ok(obsolete) => obsolete,
             Err(e) => {
                 record_failure(shared, &e);
@@ -223,17 +227,21 @@ fn record_failure(shared: &Shared, e: &StoreError) {
 
 /// Writes `entries` into redb in one transaction, recording the last LSN; `durable` commits
 /// with an fsync. Inbox, traffic and delivery-log bodies stay in the log: redb gets where they
-/// lie. Returns the LSN up to which the log is obsolete (the latest wipe's).
+/// lie; the inbox index is `index_inbox`'s, and `recent` mirrors its recent part once the
+/// transaction commits. Returns the LSN up to which the log is obsolete (the latest wipe's).
 pub(crate) fn apply(
     db: &Database,
+    recent: &Mutex<RecentInbox>,
     entries: &[(Entry, Placed)],
     durable: bool,
 ) -> Result<u64, StoreError> {
     let txn = begin(db, durable)?;
     let obsolete;
+    // Inbox entries this round indexes, and whether a wipe emptied the index first.
+    let mut fresh: Vec<Indexed<'_>> = Vec::new();
+    let mut wiped_inbox = false;
     {
         let mut records = txn.open_table(RECORDS).map_err(engine)?;
-        let mut inbox = txn.open_table(INBOX_AT).map_err(engine)?;
         let mut traffic = txn.open_table(TRAFFIC_AT).map_err(engine)?;
         let mut deliveries = txn.open_table(DELIVERIES_AT).map_err(engine)?;
         let mut by_account = txn.open_table(DELIVERIES_BY_ACCOUNT).map_err(engine)?;
@@ -254,9 +262,7 @@ pub(crate) fn apply(
                         }
                         for (user, id, _) in &rows.inbox {
                             let span = inbox_bodies.next().ok_or_else(unplaced)?;
-                            inbox
-                                .insert((user.as_str(), *id), placed.locate(*span))
-                                .map_err(engine)?;
+                            fresh.push((user.as_str(), *id, placed.locate(*span)));
                         }
                         for (seq, _) in &rows.traffic {
                             let span = traffic_bodies.next().ok_or_else(unplaced)?;
@@ -278,14 +284,11 @@ pub(crate) fn apply(
                     records
                         .retain(|k, _| keep.iter().any(|kept| kept.as_slice() == k))
                         .map_err(engine)?;
-                    inbox.retain(|_, _| false).map_err(engine)?;
+                    fresh.clear();
+                    wiped_inbox = true;
                     traffic.retain(|_, _| false).map_err(engine)?;
                     deliveries.retain(|_, _| false).map_err(engine)?;
                     by_account.retain(|_, _| false).map_err(engine)?;
-                    txn.open_table(LEGACY_INBOX)
-                        .map_err(engine)?
-                        .retain(|_, _| false)
-                        .map_err(engine)?;
                     txn.open_table(LEGACY_TRAFFIC)
                         .map_err(engine)?
                         .retain(|_, _| false)
@@ -305,8 +308,63 @@ pub(crate) fn apply(
         }
         obsolete = wiped;
     }
+    // Only this thread changes the mirror; readers copy it before taking redb's snapshot, so
+    // it changes only once redb holds what it says (and is not locked through the commit).
+    let compacted = index_inbox(&txn, &lock(recent), wiped_inbox, &fresh)?;
     txn.commit().map_err(engine)?;
+    lock(recent).committed(
+        wiped_inbox || compacted,
+        fresh.into_iter().filter(|_| !compacted),
+    );
     Ok(obsolete)
+}
+
+/// Indexes a round's `fresh` inbox entries (`inbox_index`): appended to the recent part, or,
+/// once that is full, moved with everything it holds into one block per user. A wipe empties
+/// the index first. Returns whether the round compacted.
+fn index_inbox(
+    txn: &WriteTransaction,
+    recent: &RecentInbox,
+    wiped: bool,
+    fresh: &[Indexed<'_>],
+) -> Result<bool, StoreError> {
+    let compacts = recent.compacts(wiped, fresh.len());
+    if wiped {
+        txn.open_table(INBOX_BLOCKS)
+            .map_err(engine)?
+            .retain(|_, _| false)
+            .map_err(engine)?;
+        txn.open_table(INBOX_AT)
+            .map_err(engine)?
+            .retain(|_, _| false)
+            .map_err(engine)?;
+        txn.open_table(LEGACY_INBOX)
+            .map_err(engine)?
+            .retain(|_, _| false)
+            .map_err(engine)?;
+    }
+    if wiped || compacts {
+        // Dropping the table frees its pages at once; removing every row would rewrite them.
+        txn.delete_table(INBOX_RECENT).map_err(engine)?;
+    }
+    if compacts {
+        let mut blocks = txn.open_table(INBOX_BLOCKS).map_err(engine)?;
+        for (user, entries) in recent.blocks(wiped, fresh) {
+            if let Some((first, _)) = entries.first() {
+                let block = encode_block(&entries);
+                blocks
+                    .insert((user, *first), block.as_slice())
+                    .map_err(engine)?;
+            }
+        }
+    }
+    let mut table = txn.open_table(INBOX_RECENT).map_err(engine)?;
+    if !compacts {
+        for (user, id, place) in fresh {
+            table.insert(*id, (*user, *place)).map_err(engine)?;
+        }
+    }
+    Ok(compacts)
 }
 
 /// A redb write transaction. A durable one saves redb's allocator state with it ("quick
