@@ -42,6 +42,8 @@ pub struct Started {
     /// A newly made admin token: the binary writes it once to stdout, never to the log.
     pub new_admin_token: Option<String>,
     pub warnings: Vec<String>,
+    /// Records read back from the store into the world.
+    pub records: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,12 +157,17 @@ impl App {
             Entry::new(placeholder_clock),
             Policy::new(rules, defaults),
         );
-        config
-            .store
-            .scan(&mut |key, record| world.restore(key, record))?;
+        let mut records = 0;
+        config.store.scan(&mut |key, record| {
+            records += 1;
+            world.restore(key, record);
+        })?;
         world.finish_restore();
 
-        let mut started = Started::default();
+        let mut started = Started {
+            records,
+            ..Started::default()
+        };
         let mut tx = Tx::new(&world.counters.value);
 
         // The clock: a new store starts it; an existing one keeps it unless told to reset.

@@ -109,6 +109,8 @@ pub struct EmbeddedStore {
     path: PathBuf,
     /// Whether opening had to walk redb's pages to rebuild its allocator state.
     repaired: bool,
+    /// Log entries opening replayed past redb's last checkpoint.
+    replayed: u64,
     /// Held for the life of the store, and dropped last: the OS lock that keeps a second
     /// process out.
     _lock: File,
@@ -176,7 +178,7 @@ impl EmbeddedStore {
             .set_repair_callback(move |_| seen.store(true, Ordering::Relaxed))
             .create(&path)
             .map_err(engine)?;
-        let (lsn, recent) = recover(&db, dir, compact_at)?;
+        let (checkpoint, lsn, recent) = recover(&db, dir, compact_at)?;
         let log = Log::start(dir, lsn + 1)?;
         let shared = Arc::new(Shared::new(db, dir.to_owned(), lsn, recent));
         let (to_applier, entries) = sync_channel(APPLIER_QUEUE);
@@ -198,6 +200,7 @@ impl EmbeddedStore {
             shared,
             path,
             repaired: repairing.load(Ordering::Relaxed),
+            replayed: lsn.saturating_sub(checkpoint),
             _lock: lock_file,
         })
     }
@@ -208,6 +211,12 @@ impl EmbeddedStore {
     /// conversations).
     pub fn needed_full_repair(&self) -> bool {
         self.repaired
+    }
+
+    /// How many log entries opening replayed into redb: those logged after its last
+    /// checkpoint (none after a clean shutdown).
+    pub fn replayed(&self) -> u64 {
+        self.replayed
     }
 
     /// Whether `dir` holds a kefu store already (a new data directory starts its clock afresh).
@@ -255,9 +264,12 @@ impl EmbeddedStore {
     }
 }
 
-/// Creates the tables and replays the log past redb's checkpoint into redb durably; returns the
-/// last LSN redb now holds and the recent inbox index.
-fn recover(db: &Database, dir: &Path, compact_at: usize) -> Result<(u64, RecentInbox), StoreError> {
+/// What opening found: the LSN of redb's last checkpoint, the last LSN redb holds after the
+/// replay, and the recent inbox index.
+type Recovered = (u64, u64, RecentInbox);
+
+/// Creates the tables and replays the log past redb's checkpoint into redb durably.
+fn recover(db: &Database, dir: &Path, compact_at: usize) -> Result<Recovered, StoreError> {
     let txn = db.begin_write().map_err(engine)?;
     let (applied, recent) = {
         // Create every table up front so readers never meet a missing one.
@@ -289,7 +301,7 @@ fn recover(db: &Database, dir: &Path, compact_at: usize) -> Result<(u64, RecentI
         applier::apply(db, &recent, &round, true)?;
     }
     let recent = recent.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok((last, recent))
+    Ok((applied, last, recent))
 }
 
 impl Drop for EmbeddedStore {

@@ -8,7 +8,7 @@ mod svg;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -263,8 +263,11 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn run_serve(serve: Serve) -> anyhow::Result<()> {
+    let opening = Instant::now();
     let store = EmbeddedStore::open(&serve.data_dir)
         .with_context(|| format!("opening the data directory {}", serve.data_dir.display()))?;
+    let store_opened = opening.elapsed();
+    let replayed = store.replayed();
     if store.needed_full_repair() {
         tracing::warn!(
             "kefu stopped without closing its data directory since the last checkpoint; \
@@ -308,7 +311,16 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let loading = Instant::now();
     let (app, started) = App::open(config).await?;
+    // Each phase of a start, so that a slow one shows without a profiler.
+    tracing::info!(
+        store_ms = store_opened.as_millis() as u64,
+        replayed_entries = replayed,
+        world_ms = loading.elapsed().as_millis() as u64,
+        records = started.records,
+        "data directory loaded"
+    );
     for warning in &started.warnings {
         tracing::warn!("{warning}");
     }
