@@ -43,6 +43,10 @@ struct Args {
     /// conversation and its time to ready after a clean shutdown and after SIGKILL.
     #[arg(long, value_name = "CONVERSATIONS")]
     restart: Option<usize>,
+    /// Repeat the whole measurement this many times, each on a fresh kefu, and report the
+    /// median and range of each figure as well: on a shared machine one run can mislead.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    runs: u64,
 }
 
 pub(crate) const ADMIN: &str = "kefu-load-admin";
@@ -301,8 +305,52 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(conversations) = args.restart {
         return scale::run(&args.kefu, conversations).await;
     }
-    let kefu = start_kefu(&args.kefu)?;
     let baseline = start_baseline().await?;
+    let mut runs = Vec::new();
+    for n in 1..=args.runs {
+        if args.runs > 1 {
+            eprintln!("run {n} of {}", args.runs);
+        }
+        let measured = measure(&args, &baseline).await?;
+        measured.report();
+        runs.push(measured);
+    }
+    let mut result = json!({
+        "connections": args.connections,
+        "conversations": args.conversations,
+        "seconds": args.seconds,
+    });
+    if let [only] = runs.as_slice() {
+        merge(&mut result, only.json());
+    } else {
+        summarize(&runs);
+        result["runs"] = runs.iter().map(Measured::json).collect();
+        result["median_peak_ratio"] = json!(round2(median(runs.iter().map(Measured::ratio))));
+        result["median_open_loop_p99_ms"] =
+            json!(median(runs.iter().map(|m| m.open.percentile(0.99))));
+        result["median_baseline_open_loop_p99_ms"] =
+            json!(median(runs.iter().map(|m| m.base_open.percentile(0.99))));
+    }
+    if let Some(out) = &args.out {
+        std::fs::write(out, serde_json::to_vec_pretty(&result)?)?;
+    }
+    println!("{result}");
+    Ok(())
+}
+
+/// One run's four phases: both servers at their peak, then both open-loop at half kefu's.
+struct Measured {
+    base_peak: Phase,
+    kefu_peak: Phase,
+    /// The open-loop rate: half kefu's peak.
+    rate: f64,
+    open: Phase,
+    base_open: Phase,
+}
+
+/// Starts kefu on a fresh data directory and measures it against the baseline at `baseline`.
+async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
+    let kefu = start_kefu(&args.kefu)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
         .build()?;
@@ -312,106 +360,160 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     let (kefu_url, bodies) = prepare(&client, &kefu.running.base, args.conversations).await?;
     let baseline_url = format!("{baseline}/cgi-bin/message/custom/send");
-
-    eprintln!("baseline peak ({} s)", args.seconds);
+    let (seconds, peak_connections) = (args.seconds, args.connections);
+    // Open loop with four times the connections, so a slow answer does not hold back the next.
+    let open_connections = args.connections * 4;
+    eprintln!("baseline peak ({seconds} s)");
     let base_peak = drive(
         &client,
         &baseline_url,
         &bodies,
-        args.connections,
-        args.seconds,
+        peak_connections,
+        seconds,
         None,
     )
     .await;
-    eprintln!("kefu peak ({} s)", args.seconds);
-    let kefu_peak = drive(
-        &client,
-        &kefu_url,
-        &bodies,
-        args.connections,
-        args.seconds,
-        None,
-    )
-    .await;
-    let half = kefu_peak.rate() / 2.0;
-    eprintln!("kefu open loop at {half:.0} req/s ({} s)", args.seconds);
+    eprintln!("kefu peak ({seconds} s)");
+    let kefu_peak = drive(&client, &kefu_url, &bodies, peak_connections, seconds, None).await;
+    let rate = kefu_peak.rate() / 2.0;
+    eprintln!("kefu open loop at {rate:.0} req/s ({seconds} s)");
     let open = drive(
         &client,
         &kefu_url,
         &bodies,
-        args.connections * 4,
-        args.seconds,
-        Some(half),
+        open_connections,
+        seconds,
+        Some(rate),
     )
     .await;
-
-    eprintln!("baseline open loop at the same rate ({} s)", args.seconds);
+    eprintln!("baseline open loop at the same rate ({seconds} s)");
     let base_open = drive(
         &client,
         &baseline_url,
         &bodies,
-        args.connections * 4,
-        args.seconds,
-        Some(half),
+        open_connections,
+        seconds,
+        Some(rate),
     )
     .await;
+    Ok(Measured {
+        base_peak,
+        kefu_peak,
+        rate,
+        open,
+        base_open,
+    })
+}
 
-    let result = json!({
-        "connections": args.connections,
-        "conversations": args.conversations,
-        "seconds": args.seconds,
-        "baseline_peak_rps": base_peak.rate().round(),
-        "kefu_peak_rps": kefu_peak.rate().round(),
-        "kefu_peak_errors": kefu_peak.errors,
-        "peak_ratio": (kefu_peak.rate() / base_peak.rate() * 100.0).round() / 100.0,
-        "open_loop_rps": half.round(),
-        "open_loop_errors": open.errors,
-        "open_loop_p50_ms": open.percentile(0.50),
-        "open_loop_p99_ms": open.percentile(0.99),
-        "open_loop_p999_ms": open.percentile(0.999),
-        "baseline_open_loop_p50_ms": base_open.percentile(0.50),
-        "baseline_open_loop_p99_ms": base_open.percentile(0.99),
-    });
-    row(
-        "baseline (axum, constant answer) peak",
-        format!("{:.0} req/s", base_peak.rate()),
-    );
-    row(
-        "kefu durable custom/send peak",
-        format!("{:.0} req/s", kefu_peak.rate()),
-    );
-    row(
-        "ratio kefu / baseline (target ≥ 0.8)",
-        format!("{:.2}", kefu_peak.rate() / base_peak.rate()),
-    );
-    row(
-        "open loop at 0.5 × kefu peak: p50 / p99",
-        format!(
-            "{:.2} / {:.2} ms",
-            open.percentile(0.5),
-            open.percentile(0.99)
-        ),
-    );
-    row(
-        "the baseline at the same rate: p50 / p99",
-        format!(
-            "{:.2} / {:.2} ms",
-            base_open.percentile(0.5),
-            base_open.percentile(0.99)
-        ),
-    );
-    row(
-        "errors (peak, open loop)",
-        format!("{}, {}", kefu_peak.errors, open.errors),
-    );
-    for (phase, what) in [(&kefu_peak, "peak"), (&open, "open loop")] {
-        if let Some(e) = &phase.first_error {
-            println!("first error ({what}): {e}");
+impl Measured {
+    fn ratio(&self) -> f64 {
+        self.kefu_peak.rate() / self.base_peak.rate()
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "baseline_peak_rps": self.base_peak.rate().round(),
+            "kefu_peak_rps": self.kefu_peak.rate().round(),
+            "kefu_peak_errors": self.kefu_peak.errors,
+            "peak_ratio": round2(self.ratio()),
+            "open_loop_rps": self.rate.round(),
+            "open_loop_errors": self.open.errors,
+            "open_loop_p50_ms": self.open.percentile(0.50),
+            "open_loop_p99_ms": self.open.percentile(0.99),
+            "open_loop_p999_ms": self.open.percentile(0.999),
+            "baseline_open_loop_p50_ms": self.base_open.percentile(0.50),
+            "baseline_open_loop_p99_ms": self.base_open.percentile(0.99),
+        })
+    }
+
+    fn report(&self) {
+        row(
+            "baseline (axum, constant answer) peak",
+            format!("{:.0} req/s", self.base_peak.rate()),
+        );
+        row(
+            "kefu durable custom/send peak",
+            format!("{:.0} req/s", self.kefu_peak.rate()),
+        );
+        row(
+            "ratio kefu / baseline (target ≥ 0.8)",
+            format!("{:.2}", self.ratio()),
+        );
+        row(
+            "open loop at 0.5 × kefu peak: p50 / p99",
+            format!(
+                "{:.2} / {:.2} ms",
+                self.open.percentile(0.5),
+                self.open.percentile(0.99)
+            ),
+        );
+        row(
+            "the baseline at the same rate: p50 / p99",
+            format!(
+                "{:.2} / {:.2} ms",
+                self.base_open.percentile(0.5),
+                self.base_open.percentile(0.99)
+            ),
+        );
+        row(
+            "errors (peak, open loop)",
+            format!("{}, {}", self.kefu_peak.errors, self.open.errors),
+        );
+        for (phase, what) in [(&self.kefu_peak, "peak"), (&self.open, "open loop")] {
+            if let Some(e) = &phase.first_error {
+                println!("first error ({what}): {e}");
+            }
         }
     }
-    if let Some(out) = &args.out {
-        std::fs::write(out, serde_json::to_vec_pretty(&result)?)?;
+}
+
+/// The medians and ranges over several runs: on a shared machine one run can mislead.
+fn summarize(runs: &[Measured]) {
+    let spread = |values: Vec<f64>, decimals: usize| {
+        let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!(
+            "{:.decimals$} ({:.decimals$}–{:.decimals$})",
+            median(values.iter().copied()),
+            low,
+            high
+        )
+    };
+    println!("over {} runs: median (lowest–highest)", runs.len());
+    row(
+        "ratio kefu / baseline (target ≥ 0.8)",
+        spread(runs.iter().map(Measured::ratio).collect(), 2),
+    );
+    row(
+        "kefu open loop p99, ms (target ≤ 2)",
+        spread(runs.iter().map(|m| m.open.percentile(0.99)).collect(), 2),
+    );
+    row(
+        "baseline open loop p99, ms",
+        spread(
+            runs.iter().map(|m| m.base_open.percentile(0.99)).collect(),
+            2,
+        ),
+    );
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
     }
-    println!("{result}");
-    Ok(())
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Adds `extra`'s fields to `into` (both JSON objects).
+fn merge(into: &mut Value, extra: Value) {
+    if let (Some(into), Value::Object(extra)) = (into.as_object_mut(), extra) {
+        into.extend(extra);
+    }
 }
