@@ -214,6 +214,11 @@ impl Phase {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
 
+    fn p50_p99(&self) -> String {
+        let (p50, p99) = (self.percentile(0.5), self.percentile(0.99));
+        format!("{p50:.2} / {p99:.2} ms")
+    }
+
     fn percentile(&self, p: f64) -> f64 {
         if self.latencies.is_empty() {
             return 0.0;
@@ -441,19 +446,11 @@ impl Measured {
         );
         row(
             "open loop at 0.5 × kefu peak: p50 / p99",
-            format!(
-                "{:.2} / {:.2} ms",
-                self.open.percentile(0.5),
-                self.open.percentile(0.99)
-            ),
+            self.open.p50_p99(),
         );
         row(
             "the baseline at the same rate: p50 / p99",
-            format!(
-                "{:.2} / {:.2} ms",
-                self.base_open.percentile(0.5),
-                self.base_open.percentile(0.99)
-            ),
+            self.base_open.p50_p99(),
         );
         row(
             "errors (peak, open loop)",
