@@ -25,7 +25,8 @@ pub struct OaState {
     /// ticket → QR code.
     pub qrcodes: HashMap<String, Entry<QrCodeRecord>>,
     /// appid → openid → how that follower followed.
-    pub follows: Map<String, Map<String, Entry<FollowRecord>>>,
+    /// Boxed, as `World::users` is: one per follower.
+    pub follows: Map<String, Map<String, Box<Entry<FollowRecord>>>>,
     /// appid → its KF accounts.
     pub kf: HashMap<String, Entry<KfAccountSet>>,
 }
@@ -74,10 +75,10 @@ impl OaState {
             (Key::Follow { appid, openid }, Record::Follow(follow)) => {
                 self.follows.entry(appid).or_default().insert(
                     openid,
-                    Entry {
+                    Box::new(Entry {
                         value: follow,
                         version,
-                    },
+                    }),
                 );
             }
             (Key::KfAccounts(appid), Record::KfAccounts(set)) => {
@@ -121,11 +122,11 @@ impl OaState {
             .or_default()
             .entry(openid.to_owned())
             .or_insert_with(|| {
-                Entry::new(FollowRecord {
+                Box::new(Entry::new(FollowRecord {
                     subscribe_time: now,
                     qr_scene: None,
                     seq: 0,
-                })
+                }))
             });
         entry.value = FollowRecord {
             subscribe_time: now,

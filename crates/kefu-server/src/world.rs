@@ -51,7 +51,10 @@ pub struct World {
     pub clock: Entry<ClockRecord>,
     pub counters: Entry<Counters>,
     pub accounts: Map<String, Entry<AccountRecord>>,
-    pub users: Map<String, Entry<UserRecord>>,
+    /// Boxed: a map's slots are as wide as its values and as little as half of them are in use
+    /// (just after it grows), so a 96-byte record costs less behind a pointer. At a million
+    /// followers this and the boxed follows take resident memory from 1,265 to 1,083 bytes each.
+    pub users: Map<String, Box<Entry<UserRecord>>>,
     /// openid → its account and user (openids are unique across accounts).
     pub openids: Map<String, OpenidOwner>,
     /// appid → openid → conversation.
@@ -116,7 +119,8 @@ impl World {
                     };
                     self.openids.insert(openid.clone(), owner);
                 }
-                self.users.insert(user_id, Entry { value: u, version });
+                self.users
+                    .insert(user_id, Box::new(Entry { value: u, version }));
             }
             (Key::Conversation { appid, openid }, Record::Conversation(c)) => {
                 self.conversations

@@ -46,7 +46,9 @@ pub async fn create(State(app): State<App>, body: Body) -> Result<Response, ApiE
             let mut entry = Entry::new(user);
             tx.save(Key::User(entry.value.user_id.clone()), &mut entry);
             let shown = render(&entry.value);
-            world.users.insert(entry.value.user_id.clone(), entry);
+            world
+                .users
+                .insert(entry.value.user_id.clone(), Box::new(entry));
             Ok::<_, ApiError>(shown)
         })
         .await?;
