@@ -713,6 +713,38 @@ mod tests {
         assert_eq!(ids, [1, 2, 3, 4, 5]);
     }
 
+    /// A compaction empties the recent part, in redb and in memory, so the next one starts
+    /// from nothing instead of writing the same blocks again.
+    #[test]
+    fn a_compaction_leaves_nothing_recent() {
+        use redb::ReadableTableMetadata;
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open_compacting_inbox_at(dir.path(), 3).unwrap();
+        let counts = |store: &EmbeddedStore| {
+            let txn = store.shared.db.begin_read().unwrap();
+            let recent = txn.open_table(INBOX_RECENT).unwrap().len().unwrap();
+            let blocks = txn.open_table(INBOX_BLOCKS).unwrap().len().unwrap();
+            let mirrored = lock(&store.shared.recent).of("u1", 0).len();
+            (recent, blocks, mirrored)
+        };
+        for n in 1..=2 {
+            let inbox = Commit {
+                inbox: vec![message(n)],
+                ..Commit::default()
+            };
+            store.commit(&[inbox]).unwrap();
+            store.inbox("u1", None, 0, 10).unwrap();
+        }
+        assert_eq!(counts(&store), (2, 0, 2));
+        let third = Commit {
+            inbox: vec![message(3)],
+            ..Commit::default()
+        };
+        store.commit(&[third]).unwrap();
+        assert_eq!(store.inbox("u1", None, 0, 10).unwrap().len(), 3);
+        assert_eq!(counts(&store), (0, 1, 0));
+    }
+
     #[test]
     fn delivery_log_entries_kept_in_redb_by_older_versions_are_still_read() {
         use crate::records::DeliveryStatus;
