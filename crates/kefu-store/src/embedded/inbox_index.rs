@@ -25,9 +25,10 @@ use super::tables::Place;
 use crate::Map;
 use crate::port::StoreError;
 
-/// Recent entries at which a round moves them into blocks: about five seconds of sends at full
-/// speed here, a few megabytes of memory, and a compaction round of a few milliseconds when
-/// users send in bursts.
+/// Recent entries at which a round moves them into blocks: three to six seconds of sends at
+/// full speed here, and a few megabytes of memory. A compaction writes one row per user it
+/// holds entries for, so users who send often make it cheap and a million users each sending
+/// once would not.
 pub(crate) const COMPACT_AT: usize = 1 << 16;
 
 /// One indexed message: its user, its id and where its body lies.
