@@ -6,6 +6,8 @@
 //!   `result` is `accepted` (errcode 0) or `refused`.
 //! - `kefu_http_requests_total{method, route, status}`: requests answered.
 //! - `kefu_http_request_duration_seconds{method, route}`: a histogram of request latency.
+//! - `kefu_store_log_append_seconds`, `kefu_store_checkpoint_seconds`: histograms of the
+//!   store's log appends (each with its `fdatasync`) and checkpoints (`kefu_store::timings`).
 //! - `kefu_accounts`, `kefu_users`, `kefu_conversations`: what the world holds now.
 //! - `kefu_rollout_shadow_differ_total{rollout,live_errcode,shadow_errcode}`: shadow evaluation.
 //!
@@ -22,13 +24,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use kefu_store::StoreTimings;
+use kefu_store::timings::{BOUNDS, Observed};
+
 use crate::app::App;
 use crate::error::ApiError;
-
-/// Upper bounds of the latency histogram's buckets, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
-];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -48,15 +48,7 @@ struct Inner {
 struct RouteStats {
     /// status → count.
     statuses: BTreeMap<u16, u64>,
-    latency: Histogram,
-}
-
-#[derive(Debug, Default)]
-struct Histogram {
-    /// Observations at or under each bound of [`BUCKETS`] (not cumulative).
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+    latency: Observed,
 }
 
 impl Inner {
@@ -91,16 +83,11 @@ impl Metrics {
             None => methods.entry(method.to_owned()).or_default(),
         };
         *stats.statuses.entry(status).or_default() += 1;
-        let histogram = &mut stats.latency;
-        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
-            histogram.buckets[i] += 1;
-        }
-        histogram.count += 1;
-        histogram.sum += seconds;
+        stats.latency.record(seconds);
     }
 
-    /// The text exposition, with the world's sizes.
-    fn render(&self, sizes: &[(&str, &str, usize)]) -> String {
+    /// The text exposition, with the world's sizes and the store's timings.
+    fn render(&self, sizes: &[(&str, &str, usize)], store: &StoreTimings) -> String {
         let inner = self.lock();
         let mut out = String::new();
         out.push_str(
@@ -132,23 +119,28 @@ impl Metrics {
              # TYPE kefu_http_request_duration_seconds histogram\n",
         );
         for (route, method, stats) in inner.by_route() {
-            let histogram = &stats.latency;
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
-            let mut cumulative = 0;
-            for (bound, n) in BUCKETS.iter().zip(histogram.buckets) {
-                cumulative += n;
-                let _ = writeln!(
-                    out,
-                    "kefu_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "kefu_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n\
-                 kefu_http_request_duration_seconds_sum{{{labels}}} {}\n\
-                 kefu_http_request_duration_seconds_count{{{labels}}} {}",
-                histogram.count, histogram.sum, histogram.count
+            histogram(
+                &mut out,
+                "kefu_http_request_duration_seconds",
+                &labels,
+                &stats.latency,
             );
+        }
+        for (name, help, observed) in [
+            (
+                "kefu_store_log_append_seconds",
+                "Appends to the store's write-ahead log, each with its fdatasync.",
+                &store.log_appends,
+            ),
+            (
+                "kefu_store_checkpoint_seconds",
+                "The store's durable checkpoints of its indexes behind the log.",
+                &store.checkpoints,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+            histogram(&mut out, name, "", observed);
         }
         for (name, help, value) in sizes {
             let _ = writeln!(
@@ -158,6 +150,29 @@ impl Metrics {
         }
         out
     }
+}
+
+/// One histogram's series: cumulative buckets, sum and count, under `labels` (may be empty).
+fn histogram(out: &mut String, name: &str, labels: &str, observed: &Observed) {
+    let braced = |labels: &str| match labels {
+        "" => String::new(),
+        labels => format!("{{{labels}}}"),
+    };
+    let le = |bound: &str| match labels {
+        "" => format!("{{le=\"{bound}\"}}"),
+        labels => format!("{{{labels},le=\"{bound}\"}}"),
+    };
+    let mut cumulative = 0;
+    for (bound, n) in BOUNDS.iter().zip(observed.buckets) {
+        cumulative += n;
+        let _ = writeln!(out, "{name}_bucket{} {cumulative}", le(&bound.to_string()));
+    }
+    let (count, sum, labels) = (observed.count, observed.sum, braced(labels));
+    let _ = writeln!(
+        out,
+        "{name}_bucket{} {count}\n{name}_sum{labels} {sum}\n{name}_count{labels} {count}",
+        le("+Inf")
+    );
 }
 
 /// `kefu_rollout_shadow_differ_total{rollout,live_errcode,shadow_errcode}`: sends an active
@@ -232,7 +247,7 @@ pub async fn serve(State(app): State<App>) -> Response {
         .await;
     match read {
         Ok((sizes, shadow)) => {
-            let text = app.metrics().render(&sizes) + &shadow;
+            let text = app.metrics().render(&sizes, &app.store().timings()) + &shadow;
             let mut response = (StatusCode::OK, text).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -257,7 +272,10 @@ mod tests {
         metrics.request("GET", "/healthz", 200, 0.0001);
         metrics.request("GET", "/healthz", 200, 0.003);
         metrics.request("GET", "/healthz", 200, 10.0);
-        let text = metrics.render(&[("kefu_accounts", "Official Accounts.", 2)]);
+        let mut store = StoreTimings::default();
+        store.log_appends.record(0.0003);
+        store.log_appends.record(0.012);
+        let text = metrics.render(&[("kefu_accounts", "Official Accounts.", 2)], &store);
         for line in [
             r#"kefu_sends_total{api="custom/send",errcode="0",result="accepted"} 2"#,
             r#"kefu_sends_total{api="custom/send",errcode="45047",result="refused"} 1"#,
@@ -267,6 +285,11 @@ mod tests {
             r#"kefu_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="5"} 2"#,
             r#"kefu_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="+Inf"} 3"#,
             r#"kefu_http_request_duration_seconds_count{method="GET",route="/healthz"} 3"#,
+            "# TYPE kefu_store_log_append_seconds histogram",
+            r#"kefu_store_log_append_seconds_bucket{le="0.0005"} 1"#,
+            r#"kefu_store_log_append_seconds_bucket{le="0.025"} 2"#,
+            "kefu_store_log_append_seconds_count 2",
+            r#"kefu_store_checkpoint_seconds_bucket{le="+Inf"} 0"#,
             "# TYPE kefu_accounts gauge",
             "kefu_accounts 2",
         ] {

@@ -249,10 +249,12 @@ impl EmbeddedStore {
         entry: Entry,
         accepted: impl FnOnce(u64),
     ) -> Result<u64, StoreError> {
+        let started = std::time::Instant::now();
         let placed = appender.log.append(&entry).inspect_err(|e| {
             // Memory and the log may disagree from here on: refuse everything after.
             self.shared.fail(format!("writing the log: {e}"));
         })?;
+        self.shared.log_appends.record(started.elapsed());
         let logged = placed.lsn;
         accepted(logged);
         self.shared.logged(logged);
@@ -605,6 +607,13 @@ impl Store for EmbeddedStore {
             return Err(StoreError::Engine("the store's applier panicked".into()));
         }
         self.shared.check()
+    }
+
+    fn timings(&self) -> crate::timings::StoreTimings {
+        crate::timings::StoreTimings {
+            log_appends: self.shared.log_appends.observed(),
+            checkpoints: self.shared.checkpoints.observed(),
+        }
     }
 
     fn wipe(&self, keep: &[Key]) -> Result<(), StoreError> {

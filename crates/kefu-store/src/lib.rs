@@ -11,6 +11,7 @@
 //! - [`memory`]: a backend in memory, for tests and throwaway servers.
 //! - [`embedded`]: the default durable backend, a redb file under the data directory.
 //! - [`conformance`]: the suite every backend must pass (`store_conformance_suite!`).
+//! - [`timings`]: how long a backend's log syncs and checkpoints take, for `/metrics`.
 //!
 //! The store never decides anything: the server decides in memory and hands the store finished
 //! state. It knows policy's `Conversation` (it persists it) but nothing of HTTP or WeChat's wire
@@ -24,6 +25,7 @@ pub mod memory;
 pub mod port;
 pub mod records;
 mod records_oa;
+pub mod timings;
 
 /// Hash maps keyed by ids kefu made or an administrator chose, and by encoded store keys:
 /// foldhash is seeded per process and several times faster than SipHash, which was a tenth of
@@ -34,3 +36,4 @@ pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
 pub use port::{Commit, CommitResult, Conflict, Store, StoreError, Versioned, Write};
 pub use records::*;
+pub use timings::StoreTimings;

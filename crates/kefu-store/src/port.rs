@@ -154,6 +154,11 @@ pub trait Store: Send + Sync + 'static {
     fn close(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// How long its disk work has taken since it opened (nothing, for a backend without one).
+    fn timings(&self) -> crate::timings::StoreTimings {
+        crate::timings::StoreTimings::default()
+    }
 }
 
 /// Checks one commit against the versions the backend holds. Shared by every backend so that

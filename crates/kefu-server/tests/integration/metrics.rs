@@ -45,4 +45,16 @@ async fn sends_are_counted_by_errcode_and_requests_timed_by_route() {
     }
     // Paths never become labels (they carry ids and tokens).
     assert!(!text.contains(&s.token) && !text.contains(&s.openid));
+    // The embedded store timed its log appends: at least the scene's and the accepted sends'.
+    let appends: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("kefu_store_log_append_seconds_count "))
+        .expect("the store's log appends are published")
+        .parse()
+        .unwrap();
+    assert!(appends >= 5, "{appends} log appends timed in\n{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("kefu_store_checkpoint_seconds_bucket{le=\"+Inf\"} "))
+    );
 }

@@ -25,6 +25,7 @@ use super::wal::Placed;
 use super::{engine, lock, wal};
 use crate::Map;
 use crate::port::StoreError;
+use crate::timings::Timer;
 
 /// How long redb may lag the log on disk: bounds the log a restart replays.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -51,6 +52,10 @@ pub(crate) struct Shared {
     pending: Mutex<Map<Vec<u8>, (u64, u64)>>,
     /// The inbox index's recent entries, by user (`inbox_index`).
     pub recent: Mutex<RecentInbox>,
+    /// Each log append with its sync (the store's `append`).
+    pub log_appends: Timer,
+    /// Each durable round.
+    pub checkpoints: Timer,
 }
 
 #[derive(Default)]
@@ -80,6 +85,8 @@ impl Shared {
             nudge: Condvar::new(),
             pending: Mutex::new(Map::default()),
             recent: Mutex::new(recent),
+            log_appends: Timer::default(),
+            checkpoints: Timer::default(),
         }
     }
 
@@ -193,7 +200,12 @@ pub(crate) fn run(shared: &Shared, entries: Receiver<(Entry, Placed)>) {
             continue;
         }
         let applied = round.last().map(|(_, placed)| placed.lsn);
-        let obsolete = match apply(&shared.db, &shared.recent, &round, durable) {
+        let started = Instant::now();
+        let applied_round = apply(&shared.db, &shared.recent, &round, durable);
+        if durable {
+            shared.checkpoints.record(started.elapsed());
+        }
+        let obsolete = match applied_round {
             Ok(obsolete) => obsolete,
             Err(e) => {
                 record_failure(shared, &e);
