@@ -139,6 +139,18 @@ pub fn traffic_seqs(store: &dyn Store) -> Vec<u64> {
         .collect()
 }
 
+/// The ids of `user`'s inbox messages `store` gives for this page, in order.
+pub fn inbox_ids(
+    store: &dyn Store,
+    user: &str,
+    appid: Option<&str>,
+    after: u64,
+    limit: usize,
+) -> Vec<u64> {
+    let inbox = store.inbox(user, appid, after, limit).expect("inbox");
+    inbox.iter().map(|m| m.id).collect()
+}
+
 fn commit_one(store: &dyn Store, commit: Commit) -> Result<(), Conflict> {
     let mut results = store.commit(&[commit]).expect("commit");
     assert_eq!(results.len(), 1, "one result per commit");
@@ -211,8 +223,7 @@ pub fn stale_expectation_is_refused_and_changes_nothing(store: &dyn Store) {
     assert_eq!(conflict.expected, 0);
     assert_eq!(conflict.found, v1);
     assert_eq!(version_of(store, &key), v1);
-    let inbox = store.inbox("u1", None, 0, 100).unwrap();
-    assert_eq!(inbox.iter().map(|m| m.id).collect::<Vec<_>>(), vec![7]);
+    assert_eq!(inbox_ids(store, "u1", None, 0, 100), vec![7]);
     assert_eq!(traffic_seqs(store), vec![7]);
     assert_eq!(
         store.deliveries("wx1", None, 100).unwrap(),
@@ -441,14 +452,7 @@ pub fn inbox_is_per_user_oldest_first_and_pages(store: &dyn Store) {
     })
     .collect();
     store.commit(&batch).unwrap();
-    let ids = |appid, after, limit| {
-        store
-            .inbox("u1", appid, after, limit)
-            .unwrap()
-            .into_iter()
-            .map(|m| m.id)
-            .collect::<Vec<_>>()
-    };
+    let ids = |appid, after, limit| inbox_ids(store, "u1", appid, after, limit);
     assert_eq!(ids(None, 0, 100), vec![3, 6, 9]);
     assert_eq!(ids(Some("wx1"), 0, 100), vec![3, 9]);
     assert_eq!(ids(None, 3, 100), vec![6, 9]);

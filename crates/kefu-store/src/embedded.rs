@@ -633,7 +633,7 @@ impl Store for EmbeddedStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::conformance::{delivery, traffic_seqs, trigger};
+    use crate::conformance::{delivery, inbox_ids, traffic_seqs, trigger};
 
     fn message(id: u64) -> InboxMessage {
         crate::conformance::message(id, "u1", "wx1")
@@ -666,19 +666,9 @@ mod tests {
             ..Commit::default()
         };
         store.commit(&[newer]).unwrap().remove(0).unwrap();
-        let ids: Vec<u64> = store
-            .inbox("u1", None, 0, 10)
-            .unwrap()
-            .iter()
-            .map(|m| m.id)
-            .collect();
+        let ids = inbox_ids(&store, "u1", None, 0, 10);
         assert_eq!(ids, [1, 2, 3]);
-        let paged: Vec<u64> = store
-            .inbox("u1", None, 1, 1)
-            .unwrap()
-            .iter()
-            .map(|m| m.id)
-            .collect();
+        let paged = inbox_ids(&store, "u1", None, 1, 1);
         assert_eq!(paged, [2]);
         assert_eq!(traffic_seqs(&store), [1, 2, 3]);
     }
@@ -713,12 +703,7 @@ mod tests {
         let store = EmbeddedStore::open_compacting_inbox_at(dir.path(), 2).unwrap();
         store.commit(&[older(3), older(4)]).unwrap();
         store.commit(&[older(5)]).unwrap();
-        let ids: Vec<u64> = store
-            .inbox("u1", None, 0, 10)
-            .unwrap()
-            .iter()
-            .map(|m| m.id)
-            .collect();
+        let ids = inbox_ids(&store, "u1", None, 0, 10);
         assert_eq!(ids, [1, 2, 3, 4, 5]);
     }
 

@@ -20,9 +20,14 @@ pub struct Observed {
     pub sum: f64,
 }
 
+/// The bucket `seconds` falls in; none past the last bound.
+fn bucket(seconds: f64) -> Option<usize> {
+    BOUNDS.iter().position(|bound| seconds <= *bound)
+}
+
 impl Observed {
     pub fn record(&mut self, seconds: f64) {
-        if let Some(i) = BOUNDS.iter().position(|bound| seconds <= *bound) {
+        if let Some(i) = bucket(seconds) {
             self.buckets[i] += 1;
         }
         self.count += 1;
@@ -49,8 +54,7 @@ pub(crate) struct Timer {
 
 impl Timer {
     pub(crate) fn record(&self, took: Duration) {
-        let seconds = took.as_secs_f64();
-        if let Some(i) = BOUNDS.iter().position(|bound| seconds <= *bound) {
+        if let Some(i) = bucket(took.as_secs_f64()) {
             self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);

@@ -137,9 +137,8 @@ mod log {
             };
             commit(store, inbox).unwrap();
         };
-        let ids = |store: &EmbeddedStore, who, after, limit| -> Vec<u64> {
-            let inbox = store.inbox(who, None, after, limit).unwrap();
-            inbox.iter().map(|m| m.id).collect()
+        let ids = |store: &EmbeddedStore, who, after, limit| {
+            kefu_store::conformance::inbox_ids(store, who, None, after, limit)
         };
         let open = || EmbeddedStore::open_compacting_inbox_at(dir.path(), 3).unwrap();
         {

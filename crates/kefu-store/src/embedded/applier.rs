@@ -301,14 +301,8 @@ pub(crate) fn apply(
                     traffic.retain(|_, _| false).map_err(engine)?;
                     deliveries.retain(|_, _| false).map_err(engine)?;
                     by_account.retain(|_, _| false).map_err(engine)?;
-                    txn.open_table(LEGACY_TRAFFIC)
-                        .map_err(engine)?
-                        .retain(|_, _| false)
-                        .map_err(engine)?;
-                    txn.open_table(LEGACY_DELIVERIES)
-                        .map_err(engine)?
-                        .retain(|_, _| false)
-                        .map_err(engine)?;
+                    empty(&txn, LEGACY_TRAFFIC)?;
+                    empty(&txn, LEGACY_DELIVERIES)?;
                     wiped = placed.lsn;
                     meta.insert(WIPED, wiped).map_err(engine)?;
                 }
@@ -342,18 +336,9 @@ fn index_inbox(
 ) -> Result<bool, StoreError> {
     let compacts = recent.compacts(wiped, fresh.len());
     if wiped {
-        txn.open_table(INBOX_BLOCKS)
-            .map_err(engine)?
-            .retain(|_, _| false)
-            .map_err(engine)?;
-        txn.open_table(INBOX_AT)
-            .map_err(engine)?
-            .retain(|_, _| false)
-            .map_err(engine)?;
-        txn.open_table(LEGACY_INBOX)
-            .map_err(engine)?
-            .retain(|_, _| false)
-            .map_err(engine)?;
+        empty(txn, INBOX_BLOCKS)?;
+        empty(txn, INBOX_AT)?;
+        empty(txn, LEGACY_INBOX)?;
     }
     if wiped || compacts {
         // Dropping the table frees its pages at once; removing every row would rewrite them.
@@ -377,6 +362,17 @@ fn index_inbox(
         }
     }
     Ok(compacts)
+}
+
+/// Removes every row of `table` (a wipe).
+fn empty<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &WriteTransaction,
+    table: redb::TableDefinition<'_, K, V>,
+) -> Result<(), StoreError> {
+    txn.open_table(table)
+        .map_err(engine)?
+        .retain(|_, _| false)
+        .map_err(engine)
 }
 
 /// A redb write transaction. A durable one saves redb's allocator state with it ("quick
