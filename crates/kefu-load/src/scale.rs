@@ -21,17 +21,21 @@ use crate::{ADMIN, Running, row, spawn_kefu};
 const APPID: &str = "wx0123456789abcdef";
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
-/// A seed of one account and `n` users who follow it: `n` conversations.
-fn seed(n: usize) -> String {
-    let mut out = String::with_capacity(n * 100);
+/// Followers one seed file holds at most. A seed is one commit, and one commit is one log entry
+/// (4 GiB at most); a million followers also keep the seed's TOML, parsed whole, near 1 GB.
+const SEED_CHUNK: usize = 1_000_000;
+
+/// A seed of one account and the users `users` who follow it: one conversation each.
+fn seed(users: std::ops::Range<usize>) -> String {
+    let mut out = String::with_capacity(users.len() * 100);
     let _ = writeln!(
         out,
         "[[accounts]]\nappid = \"{APPID}\"\nsecret = \"{SECRET}\"\nname = \"scale\"\n"
     );
-    for i in 0..n {
+    for i in users.clone() {
         let _ = writeln!(out, "[[users]]\nuser_id = \"u{i}\"\nnickname = \"n\"");
     }
-    for i in 0..n {
+    for i in users {
         let _ = writeln!(out, "[[follows]]\nuser_id = \"u{i}\"\nappid = \"{APPID}\"");
     }
     out
@@ -146,12 +150,17 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let seed_file = dir.path().join("seed.toml");
-    std::fs::write(&seed_file, seed(conversations))?;
-    eprintln!("seeding {conversations} conversations");
     let seed_arg = seed_file.display().to_string();
-    let seeded = start(kefu, &data, &["--seed", &seed_arg], &client).await?;
-    eprintln!("seeded in {:.1} s", seeded.ready_after.as_secs_f64());
-    stop(seeded)?;
+    // Seeds add to what is there: one start per chunk, each with the next users.
+    for from in (0..conversations).step_by(SEED_CHUNK) {
+        let to = (from + SEED_CHUNK).min(conversations);
+        std::fs::write(&seed_file, seed(from..to))?;
+        eprintln!("seeding conversations {from}..{to} of {conversations}");
+        let seeded = start(kefu, &data, &["--seed", &seed_arg], &client).await?;
+        eprintln!("seeded in {:.1} s", seeded.ready_after.as_secs_f64());
+        stop(seeded)?;
+    }
+    std::fs::remove_file(&seed_file)?;
 
     let clean = start(kefu, &data, &[], &client).await?;
     let clean_rss = rss(clean.running.child.id())?;

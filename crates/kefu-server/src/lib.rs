@@ -29,6 +29,7 @@ pub mod app;
 mod body;
 mod cgi;
 pub mod clock;
+mod conversations;
 mod error;
 mod ids;
 mod metrics;

@@ -231,7 +231,7 @@ pub async fn track(State(app): State<App>, request: Request, next: Next) -> Resp
 pub async fn serve(State(app): State<App>) -> Response {
     let read = app
         .read(|world, _| {
-            let conversations = world.conversations.values().map(|c| c.len()).sum();
+            let conversations = world.conversations.len();
             let sizes = [
                 ("kefu_accounts", "Official Accounts.", world.accounts.len()),
                 ("kefu_users", "Users.", world.users.len()),

@@ -203,15 +203,13 @@ impl OaState {
 impl World {
     /// The account's followers in follow order (`user/get`).
     pub fn followers(&self, appid: &str) -> Vec<&str> {
-        let Some(conversations) = self.conversations.get(appid) else {
-            return Vec::new();
-        };
-        let mut followers: Vec<(u64, &str)> = conversations
-            .iter()
+        let mut followers: Vec<(u64, &str)> = self
+            .conversations
+            .of_account(appid)
             .filter(|(_, c)| c.value.following())
             .map(|(openid, _)| {
                 let seq = self.oa.follow_of(appid, openid).map_or(0, |f| f.seq);
-                (seq, openid.as_str())
+                (seq, openid)
             })
             .collect();
         followers.sort_unstable();

@@ -29,7 +29,7 @@
 //! openid = "oAlice00000000000000000000001"   # optional: 28 characters starting with o
 //! ```
 
-use kefu_policy::{Channel, Conversation, Trigger};
+use kefu_policy::{Channel, Trigger};
 use kefu_store::{
     AccountRecord, AccountType, EncryptMode, Key, MenuRecord, QrCodeRecord, QrSceneValue,
     UserRecord,
@@ -43,7 +43,7 @@ use crate::app::{App, Ctx};
 use crate::error::Unavailable;
 use crate::ids;
 use crate::shadow::Event as ShadowEvent;
-use crate::world::{Entry, OpenidOwner, Tx, World};
+use crate::world::{Entry, Tx, World};
 
 /// The seed of `kefu serve --demo`: a coffee shop with a menu and a QR code, one follower and
 /// one passer-by.
@@ -253,7 +253,9 @@ fn check(world: &World, seed: &Seed) -> Result<(), SeedError> {
                     ));
                 }
                 Some(_) => {}
-                None if world.openids.contains_key(wanted) || seed_openid_twice(seed, wanted) => {
+                None if world.conversations.is_issued(wanted)
+                    || seed_openid_twice(seed, wanted) =>
+                {
                     return Err(invalid(what, format!("openid {wanted} is taken")));
                 }
                 None => {}
@@ -403,18 +405,12 @@ fn seed_follow(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, follow: &SeedFollo
             let openid = follow.openid.clone().unwrap_or_else(|| {
                 loop {
                     let candidate = ids::openid();
-                    if !world.openids.contains_key(&candidate) {
+                    if !world.conversations.is_issued(&candidate) {
                         break candidate;
                     }
                 }
             });
-            world.openids.insert(
-                openid.clone(),
-                OpenidOwner {
-                    appid: appid.to_owned(),
-                    user_id: follow.user_id.clone(),
-                },
-            );
+            world.conversations.issue(&openid, appid, &follow.user_id);
             if let Some(user) = world.users.get_mut(&follow.user_id) {
                 user.value.openids.insert(appid.to_owned(), openid.clone());
                 tx.save(Key::User(follow.user_id.clone()), user);
@@ -429,12 +425,10 @@ fn seed_follow(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, follow: &SeedFollo
         return;
     }
     let before = world.shadow_before(ctx, ruleset, appid, &openid);
-    let conversation = world
-        .conversations
-        .entry(appid.to_owned())
-        .or_default()
-        .entry(openid.clone())
-        .or_insert_with(|| Entry::new(Conversation::new(false)));
+    let Some(conversation) = world.conversations.get_or_new(appid, &openid) else {
+        tracing::warn!(%openid, %appid, "not seeding a follow: the openid belongs to another account");
+        return;
+    };
     conversation.value.follow();
     conversation
         .value

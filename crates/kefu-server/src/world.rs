@@ -12,6 +12,7 @@ use kefu_store::{
     Versioned, Write,
 };
 
+use crate::conversations::{ConversationTable, Owner};
 use crate::policy::{Policy, RolloutMeta};
 use crate::push::Outbox;
 use crate::shadow::Shadow;
@@ -38,13 +39,6 @@ impl<T: Default> Default for Entry<T> {
     }
 }
 
-/// Who an openid belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpenidOwner {
-    pub appid: String,
-    pub user_id: String,
-}
-
 #[derive(Debug)]
 pub struct World {
     pub admin_token: Entry<String>,
@@ -55,10 +49,8 @@ pub struct World {
     /// (just after it grows), so a 96-byte record costs less behind a pointer. At a million
     /// followers this and the boxed follows take resident memory from 1,265 to 1,083 bytes each.
     pub users: Map<String, Box<Entry<UserRecord>>>,
-    /// openid → its account and user (openids are unique across accounts).
-    pub openids: Map<String, OpenidOwner>,
-    /// appid → openid → conversation.
-    pub conversations: Map<String, Map<String, Entry<Conversation>>>,
+    /// Every openid issued: its account, its user and its conversation.
+    pub conversations: ConversationTable,
     pub tokens: Map<String, Entry<TokenSet>>,
     /// access token → appid.
     pub token_index: Map<String, String>,
@@ -85,8 +77,7 @@ impl World {
             counters: Entry::new(Counters { next_seq: 1 }),
             accounts: Map::default(),
             users: Map::default(),
-            openids: Map::default(),
-            conversations: Map::default(),
+            conversations: ConversationTable::default(),
             tokens: Map::default(),
             token_index: Map::default(),
             outbox: Outbox::default(),
@@ -113,20 +104,20 @@ impl World {
             }
             (Key::User(user_id), Record::User(u)) => {
                 for (appid, openid) in &u.openids {
-                    let owner = OpenidOwner {
-                        appid: appid.clone(),
-                        user_id: user_id.clone(),
-                    };
-                    self.openids.insert(openid.clone(), owner);
+                    if !self.conversations.issue(openid, appid, &user_id) {
+                        tracing::warn!(%user_id, %appid, %openid, "ignoring a stored openid: it belongs to another account");
+                    }
                 }
                 self.users
                     .insert(user_id, Box::new(Entry { value: u, version }));
             }
             (Key::Conversation { appid, openid }, Record::Conversation(c)) => {
-                self.conversations
-                    .entry(appid)
-                    .or_default()
-                    .insert(openid, Entry { value: c, version });
+                let restored =
+                    self.conversations
+                        .restore(&appid, &openid, Entry { value: c, version });
+                if restored.is_err() {
+                    tracing::warn!(%appid, %openid, "ignoring a stored conversation: its openid belongs to another account");
+                }
             }
             (Key::Tokens(appid), Record::Tokens(t)) => {
                 for issued in &t.tokens {
@@ -158,6 +149,7 @@ impl World {
     /// Puts the recovered rule sets (at their stored ids, which grants refer to) and rollouts
     /// (in creation order) into the policy.
     pub fn finish_restore(&mut self) {
+        self.conversations.shrink_to_fit();
         let policy = Arc::make_mut(&mut self.policy);
         for stored in self.restored_rulesets.drain(..) {
             let restored = RuleSet::from_toml(&stored.toml)
@@ -185,12 +177,12 @@ impl World {
     }
 
     pub fn conversation(&self, appid: &str, openid: &str) -> Option<&Entry<Conversation>> {
-        self.conversations.get(appid)?.get(openid)
+        self.conversations.get(appid, openid)
     }
 
     /// The account and user an openid was issued for.
-    pub fn owner_of(&self, openid: &str) -> Option<&OpenidOwner> {
-        self.openids.get(openid)
+    pub fn owner_of(&self, openid: &str) -> Option<Owner<'_>> {
+        self.conversations.owner(openid)
     }
 }
 

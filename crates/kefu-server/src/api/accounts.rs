@@ -193,17 +193,17 @@ fn forget_account(world: &mut World, tx: &mut Tx, appid: &str) {
         }
         tx.delete(Key::Tokens(appid.to_owned()), &tokens);
     }
-    for (openid, conversation) in world.conversations.remove(appid).unwrap_or_default() {
-        let key = Key::Conversation {
-            appid: appid.to_owned(),
-            openid: openid.clone(),
-        };
-        tx.delete(key, &conversation);
-        if let Some(owner) = world.openids.remove(&openid)
-            && let Some(user) = world.users.get_mut(&owner.user_id)
-        {
+    for removed in world.conversations.remove_account(appid) {
+        if let Some(conversation) = &removed.conversation {
+            let key = Key::Conversation {
+                appid: appid.to_owned(),
+                openid: removed.openid,
+            };
+            tx.delete(key, conversation);
+        }
+        if let Some(user) = world.users.get_mut(&removed.user_id) {
             user.value.openids.remove(appid);
-            tx.save(Key::User(owner.user_id), user);
+            tx.save(Key::User(removed.user_id), user);
         }
     }
 }

@@ -15,12 +15,13 @@ use serde_json::{Map, Value, json};
 
 use crate::app::{App, Ctx};
 use crate::body::api_json;
+use crate::conversations::ConversationTable;
 use crate::error::ApiError;
 use crate::ids;
 use crate::push::{self, Pushed};
 use crate::shadow::Event as ShadowEvent;
 use crate::timefmt::rfc3339;
-use crate::world::{Entry, OpenidOwner, Tx, World};
+use crate::world::{Entry, Tx, World};
 
 /// What the user did, checked before anything changes.
 enum Action {
@@ -169,12 +170,7 @@ fn decide(
         None => first_contact(world, tx, user_id, appid),
     };
     let before = world.shadow_before(ctx, ruleset, appid, &openid);
-    let conversation = world
-        .conversations
-        .entry(appid.to_owned())
-        .or_default()
-        .entry(openid.clone())
-        .or_insert_with(|| Entry::new(Conversation::new(false)));
+    let conversation = conversation_of(&mut world.conversations, appid, &openid)?;
     let state = &mut conversation.value;
     match action.trigger() {
         Some(trigger) => {
@@ -238,22 +234,30 @@ fn decide(
 pub(super) fn first_contact(world: &mut World, tx: &mut Tx, user_id: &str, appid: &str) -> String {
     let openid = loop {
         let candidate = ids::openid();
-        if !world.openids.contains_key(&candidate) {
+        if !world.conversations.is_issued(&candidate) {
             break candidate;
         }
     };
-    world.openids.insert(
-        openid.clone(),
-        OpenidOwner {
-            appid: appid.to_owned(),
-            user_id: user_id.to_owned(),
-        },
-    );
+    world.conversations.issue(&openid, appid, user_id);
     if let Some(user) = world.users.get_mut(user_id) {
         user.value.openids.insert(appid.to_owned(), openid.clone());
         tx.save(Key::User(user_id.to_owned()), user);
     }
     openid
+}
+
+/// The conversation of `openid` on `appid`, new if there is none yet.
+pub(super) fn conversation_of<'a>(
+    conversations: &'a mut ConversationTable,
+    appid: &str,
+    openid: &str,
+) -> Result<&'a mut Entry<Conversation>, ApiError> {
+    conversations.get_or_new(appid, openid).ok_or_else(|| {
+        ApiError::conflict(
+            "openid_elsewhere",
+            format!("openid {openid} belongs to another account than {appid}"),
+        )
+    })
 }
 
 pub(super) fn invalid(message: impl Into<String>) -> ApiError {

@@ -7,20 +7,20 @@
 //! can be hooked in between.
 
 use axum::Json;
-use kefu_policy::{Channel, Conversation, RuleSetId, Trigger};
+use kefu_policy::{Channel, RuleSetId, Trigger};
 use kefu_store::{Key, QrSceneValue, TrafficEvent};
 use kefu_wechat::PushKind;
 use kefu_wechat::menu::ButtonType;
 use serde_json::{Map, Value, json};
 
-use super::actions::{first_contact, invalid};
+use super::actions::{conversation_of, first_contact, invalid};
 use crate::app::{App, Ctx};
 use crate::cgi::stored_menu;
 use crate::error::ApiError;
 use crate::push::{self, Pushed};
 use crate::shadow::Event as ShadowEvent;
 use crate::timefmt::rfc3339;
-use crate::world::{Entry, Tx, World};
+use crate::world::{Tx, World};
 
 /// A `menu_click` or `qr_scan` action, checked for shape.
 pub enum OaAction {
@@ -218,7 +218,7 @@ pub fn menu_click(
 
     let trigger = kind.opens_window().then_some(Trigger::MenuClick);
     let before = trigger.and_then(|_| world.shadow_before(ctx, ruleset, appid, &openid));
-    let conversation = conversation(world, appid, &openid);
+    let conversation = conversation_of(&mut world.conversations, appid, &openid)?;
     if let Some(trigger) = trigger {
         conversation
             .value
@@ -300,7 +300,7 @@ pub fn qr_scan(
         None => first_contact(world, tx, user_id, appid),
     };
     let before = world.shadow_before(ctx, ruleset, appid, &openid);
-    let conversation = conversation(world, appid, &openid);
+    let conversation = conversation_of(&mut world.conversations, appid, &openid)?;
     let was_following = conversation.value.following();
     conversation
         .value
@@ -346,19 +346,6 @@ pub fn qr_scan(
         remaining: view.remaining,
         expires_at: view.expires_at,
     })
-}
-
-fn conversation<'a>(
-    world: &'a mut World,
-    appid: &str,
-    openid: &str,
-) -> &'a mut Entry<Conversation> {
-    world
-        .conversations
-        .entry(appid.to_owned())
-        .or_default()
-        .entry(openid.to_owned())
-        .or_insert_with(|| Entry::new(Conversation::new(false)))
 }
 
 /// The trigger's traffic record, with the rule set in force for the account.

@@ -115,12 +115,7 @@ pub async fn put(
 /// A rule set is in use when it is a platform default, a rollout's `from` or `to`, or the rule
 /// set of any stored grant (RULES.md §3: grants keep their terms).
 fn in_use(world: &World, id: RuleSetId, name: &str) -> bool {
-    world.policy.names(name)
-        || world
-            .conversations
-            .values()
-            .flat_map(|c| c.values())
-            .any(|c| c.value.uses_ruleset(id))
+    world.policy.names(name) || world.conversations.all().any(|c| c.value.uses_ruleset(id))
 }
 
 fn render(world: &World, book: &RuleBook, id: RuleSetId, rs: &RuleSet) -> Value {

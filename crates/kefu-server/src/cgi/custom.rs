@@ -24,7 +24,8 @@ pub async fn send(
             .owner_of(&send.touser)
             .filter(|o| o.appid == appid)
             .ok_or(WxError(ErrCode::InvalidOpenid))?
-            .clone();
+            .user_id
+            .to_owned();
         let message = send.validate()?;
         // §4.3 step 7: a named KF account must be one of this account's.
         if let Some(kf_account) = &message.kf_account
@@ -40,8 +41,7 @@ pub async fn send(
         let before = world.shadow_before(ctx, ruleset, &appid, &message.touser);
         let conversation = world
             .conversations
-            .get_mut(&appid)
-            .and_then(|c| c.get_mut(&message.touser))
+            .get_mut(&appid, &message.touser)
             .ok_or(WxError(ErrCode::InvalidOpenid))?;
         let decision = conversation.value.send(ctx.now, ctx.rules);
         tx.traffic(
@@ -67,7 +67,7 @@ pub async fn send(
             let id = tx.seq();
             tx.inbox(InboxMessage {
                 id,
-                user_id: owner.user_id,
+                user_id: owner,
                 appid,
                 openid: message.touser,
                 source: InboxSource::Custom,
@@ -96,8 +96,7 @@ pub async fn typing(
         let request = parse_typing(body)?;
         let conversation = world
             .conversations
-            .get_mut(&appid)
-            .and_then(|c| c.get_mut(&request.touser))
+            .get_mut(&appid, &request.touser)
             .ok_or(WxError(ErrCode::InvalidOpenid))?;
         let before = conversation.value.clone();
         let decision = conversation

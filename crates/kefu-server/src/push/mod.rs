@@ -291,7 +291,7 @@ pub async fn enqueue(
         let owner = world
             .owner_of(openid)
             .filter(|o| o.appid == appid)
-            .cloned()
+            .map(|o| o.user_id.to_owned())
             .ok_or_else(|| {
                 crate::error::ApiError::not_found(
                     "openid_not_found",
@@ -303,7 +303,7 @@ pub async fn enqueue(
         }
         Ok(kinds
             .into_iter()
-            .map(|kind| push(world, tx, ctx, appid, &owner.user_id, openid, kind))
+            .map(|kind| push(world, tx, ctx, appid, &owner, openid, kind))
             .collect())
     })
     .await
