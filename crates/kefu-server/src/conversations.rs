@@ -1,10 +1,12 @@
-//! Every openid kefu has issued: the account and user it belongs to, and its conversation.
+//! Every openid kefu has issued: the account and user it belongs to, its conversation, and how
+//! the user followed.
 //!
 //! This is the one table a send reads (`owner`, then `get_mut`), so it is laid out for millions
 //! of rows: the rows sit side by side in one `Vec`, and the index by openid is a hash table of
 //! row numbers (4 bytes a slot). Two maps keyed by the openid `String` (openid → owner, and
 //! appid → openid → conversation) cost each follower two keys and two sets of half-empty slots
-//! as wide as their values; at a million followers they were about 430 bytes of the 1,083.
+//! as wide as their values; at a million followers they were about 430 bytes of the 1,083, and
+//! a third map (appid → openid → follow) about 160 more.
 //!
 //! Openids are unique across accounts, so a row's account is part of what it is: a lookup by
 //! (appid, openid) finds the openid and checks the account.
@@ -13,8 +15,9 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 use kefu_policy::Conversation;
+use kefu_store::{FollowRecord, Key, QrSceneValue};
 
-use crate::world::{Entry, Map};
+use crate::world::{Entry, Map, Tx};
 
 /// An account's place in [`ConversationTable::accounts`]: rows name their account in 4 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +31,9 @@ struct Row {
     user_id: Box<str>,
     /// None until the user's first follow or message (the openid is issued just before).
     conversation: Option<Entry<Conversation>>,
+    /// The latest follow: when, and through which QR code. Boxed: rows of users who never
+    /// followed (a message from a passer-by) pay 8 bytes for it.
+    follow: Option<Box<Entry<FollowRecord>>>,
 }
 
 /// Who an openid belongs to.
@@ -37,12 +43,44 @@ pub struct Owner<'a> {
     pub user_id: &'a str,
 }
 
-/// What [`ConversationTable::remove_account`] took out: one row each.
+/// A row taken out of the table ([`ConversationTable::remove`]).
 #[derive(Debug)]
 pub struct Removed {
     pub openid: String,
     pub user_id: String,
     pub conversation: Option<Entry<Conversation>>,
+    pub follow: Option<Box<Entry<FollowRecord>>>,
+}
+
+impl Removed {
+    /// Deletes what the row held from the store.
+    pub fn delete(&self, tx: &mut Tx, appid: &str) {
+        if let Some(conversation) = &self.conversation {
+            let key = Key::Conversation {
+                appid: appid.to_owned(),
+                openid: self.openid.clone(),
+            };
+            tx.delete(key, conversation);
+        }
+        if let Some(follow) = &self.follow {
+            let key = Key::Follow {
+                appid: appid.to_owned(),
+                openid: self.openid.clone(),
+            };
+            tx.delete(key, follow);
+        }
+    }
+}
+
+impl From<Row> for Removed {
+    fn from(row: Row) -> Removed {
+        Removed {
+            openid: row.openid.into(),
+            user_id: row.user_id.into(),
+            conversation: row.conversation,
+            follow: row.follow,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -76,20 +114,7 @@ impl ConversationTable {
     /// An openid issued for another account is left alone and `None` returned: only damaged
     /// data holds one openid under two accounts.
     pub fn get_or_new(&mut self, appid: &str, openid: &str) -> Option<&mut Entry<Conversation>> {
-        let account = self.intern(appid);
-        let at = match self.row_of(openid) {
-            Some(at) if self.rows[at].account != account => return None,
-            Some(at) => at,
-            None => {
-                self.push(Row {
-                    openid: openid.into(),
-                    account,
-                    user_id: Box::default(),
-                    conversation: None,
-                });
-                self.rows.len() - 1
-            }
-        };
+        let at = self.row_for(appid, openid)?;
         let row = &mut self.rows[at];
         if row.conversation.is_none() {
             row.conversation = Some(Entry::new(Conversation::new(false)));
@@ -124,6 +149,7 @@ impl ConversationTable {
                 account,
                 user_id: user_id.into(),
                 conversation: None,
+                follow: None,
             }),
         }
         true
@@ -146,8 +172,61 @@ impl ConversationTable {
         }
     }
 
-    /// Forgets `openid`: its owner and its conversation, which is returned.
-    pub fn remove(&mut self, openid: &str) -> Option<Entry<Conversation>> {
+    /// How `openid` last followed `appid`.
+    pub fn follow(&self, appid: &str, openid: &str) -> Option<&FollowRecord> {
+        let row = &self.rows[self.row_of(openid)?];
+        (self.appid(row) == appid).then_some(())?;
+        Some(&row.follow.as_ref()?.value)
+    }
+
+    /// Records that `openid` now follows `appid`, at `now`, through the QR code of `scene` if
+    /// any. An openid of another account is left alone.
+    pub fn followed(
+        &mut self,
+        tx: &mut Tx,
+        appid: &str,
+        openid: &str,
+        now: i64,
+        scene: Option<QrSceneValue>,
+    ) {
+        let Some(at) = self.row_for(appid, openid) else {
+            return;
+        };
+        let follow = FollowRecord {
+            subscribe_time: now,
+            qr_scene: scene,
+            seq: tx.seq(),
+        };
+        let entry = self.rows[at]
+            .follow
+            .get_or_insert_with(|| Box::new(Entry::new(follow.clone())));
+        entry.value = follow;
+        let key = Key::Follow {
+            appid: appid.to_owned(),
+            openid: openid.to_owned(),
+        };
+        tx.save(key, &mut **entry);
+    }
+
+    /// Puts a stored follow in its place (recovery), as [`ConversationTable::restore`] does a
+    /// conversation.
+    pub fn restore_follow(
+        &mut self,
+        appid: &str,
+        openid: &str,
+        follow: Entry<FollowRecord>,
+    ) -> Result<(), Entry<FollowRecord>> {
+        match self.row_for(appid, openid) {
+            Some(at) => {
+                self.rows[at].follow = Some(Box::new(follow));
+                Ok(())
+            }
+            None => Err(follow),
+        }
+    }
+
+    /// Forgets `openid`: its owner, its conversation and its follow, which are returned.
+    pub fn remove(&mut self, openid: &str) -> Option<Removed> {
         let hash = self.hasher.hash_one(openid);
         let rows = &self.rows;
         let found = self
@@ -168,7 +247,7 @@ impl ConversationTable {
         if removed.conversation.is_some() {
             self.conversations -= 1;
         }
-        removed.conversation
+        Some(removed.into())
     }
 
     /// Forgets every openid issued for `appid` (the account's deletion), returning them.
@@ -181,14 +260,7 @@ impl ConversationTable {
             .partition(|row| row.account == account);
         self.rows = kept;
         self.reindex();
-        let removed: Vec<Removed> = gone
-            .into_iter()
-            .map(|row| Removed {
-                openid: row.openid.into(),
-                user_id: row.user_id.into(),
-                conversation: row.conversation,
-            })
-            .collect();
+        let removed: Vec<Removed> = gone.into_iter().map(Removed::from).collect();
         self.conversations -= removed.iter().filter(|r| r.conversation.is_some()).count();
         removed
     }
@@ -223,6 +295,26 @@ impl ConversationTable {
         let hasher = &self.hasher;
         self.index
             .shrink_to_fit(|&at| hasher.hash_one(&*rows[at as usize].openid));
+    }
+
+    /// The row of `openid`, made (with no user yet) if there is none; `None` if the openid
+    /// is another account's.
+    fn row_for(&mut self, appid: &str, openid: &str) -> Option<usize> {
+        let account = self.intern(appid);
+        match self.row_of(openid) {
+            Some(at) if self.rows[at].account != account => None,
+            Some(at) => Some(at),
+            None => {
+                self.push(Row {
+                    openid: openid.into(),
+                    account,
+                    user_id: Box::default(),
+                    conversation: None,
+                    follow: None,
+                });
+                Some(self.rows.len() - 1)
+            }
+        }
     }
 
     fn row_of(&self, openid: &str) -> Option<usize> {
@@ -354,6 +446,27 @@ mod tests {
     }
 
     #[test]
+    fn a_follow_is_kept_with_its_row_and_leaves_with_it() {
+        let mut t = table(4);
+        let mut tx = Tx::new(&kefu_store::Counters { next_seq: 10 });
+        t.followed(&mut tx, A, "o0", 100, None);
+        t.followed(&mut tx, A, "o2", 200, Some(QrSceneValue::Id(7)));
+        t.followed(&mut tx, B, "o0", 300, None);
+        assert_eq!(t.follow(A, "o0").map(|f| f.subscribe_time), Some(100));
+        assert_eq!(t.follow(B, "o0"), None, "o0 is A's: nothing recorded on B");
+        assert_eq!(
+            t.follow(A, "o2").and_then(|f| f.qr_scene.clone()),
+            Some(QrSceneValue::Id(7))
+        );
+        assert!(t.follow(A, "o0").map(|f| f.seq) < t.follow(A, "o2").map(|f| f.seq));
+        let removed = t.remove("o0").unwrap();
+        assert_eq!(removed.follow.map(|f| f.value.subscribe_time), Some(100));
+        assert_eq!(t.follow(A, "o0"), None);
+        let removed = t.remove_account(A);
+        assert_eq!(removed.iter().filter(|r| r.follow.is_some()).count(), 1);
+    }
+
+    #[test]
     fn recovery_takes_conversations_and_users_in_either_order() {
         let mut t = ConversationTable::default();
         let stored = Entry {
@@ -372,8 +485,22 @@ mod tests {
         t.restore(A, "o2", stored.clone()).unwrap();
         assert_eq!(t.get(A, "o2").map(|c| c.version), Some(7));
         assert_eq!(t.len(), 2);
+        // A follow may come first too.
+        let follow = Entry {
+            value: FollowRecord {
+                subscribe_time: 5,
+                qr_scene: None,
+                seq: 3,
+            },
+            version: 8,
+        };
+        t.restore_follow(A, "o3", follow.clone()).unwrap();
+        t.issue("o3", A, "u3");
+        assert_eq!(t.follow(A, "o3").map(|f| f.seq), Some(3));
+        assert_eq!(t.len(), 2, "a follow alone is no conversation");
         // An openid of another account is refused.
         assert!(t.restore(B, "o2", stored).is_err());
+        assert!(t.restore_follow(B, "o2", follow).is_err());
         t.shrink_to_fit();
         assert!(t.get(A, "o1").is_some() && t.get(A, "o2").is_some());
     }

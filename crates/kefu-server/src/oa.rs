@@ -1,5 +1,6 @@
 //! The world's part for the rest of the Official Account surface: stable tokens, custom menus,
-//! parametric QR codes, how each follower followed, and legacy KF accounts.
+//! parametric QR codes and legacy KF accounts. (How each follower followed is kept with the
+//! follower's conversation, in `world.conversations`.)
 //!
 //! It lives beside the rest of [`World`] as one field (`world.oa`) so that the handlers of
 //! `cgi/{stable_token,menu,qrcode,user,kf}.rs` and `api/oa*.rs` keep their state in one place,
@@ -8,11 +9,10 @@
 use std::collections::HashMap;
 
 use kefu_store::{
-    FollowRecord, IssuedToken, Key, KfAccountSet, MenuRecord, QrCodeRecord, QrSceneValue, Record,
-    StableTokenSet,
+    FollowRecord, IssuedToken, Key, KfAccountSet, MenuRecord, QrCodeRecord, Record, StableTokenSet,
 };
 
-use crate::world::{Entry, Map, Persist, Tx, World};
+use crate::world::{Entry, Persist, Tx, World};
 
 #[derive(Debug, Default)]
 pub struct OaState {
@@ -24,9 +24,6 @@ pub struct OaState {
     pub menus: HashMap<String, Entry<MenuRecord>>,
     /// ticket → QR code.
     pub qrcodes: HashMap<String, Entry<QrCodeRecord>>,
-    /// appid → openid → how that follower followed.
-    /// Boxed, as `World::users` is: one per follower.
-    pub follows: Map<String, Map<String, Box<Entry<FollowRecord>>>>,
     /// appid → its KF accounts.
     pub kf: HashMap<String, Entry<KfAccountSet>>,
 }
@@ -35,11 +32,7 @@ pub struct OaState {
 pub fn owns(key: &Key) -> bool {
     matches!(
         key,
-        Key::Menu(_)
-            | Key::QrCode(_)
-            | Key::Follow { .. }
-            | Key::KfAccounts(_)
-            | Key::StableTokens(_)
+        Key::Menu(_) | Key::QrCode(_) | Key::KfAccounts(_) | Key::StableTokens(_)
     )
 }
 
@@ -72,15 +65,6 @@ impl OaState {
             (Key::QrCode(ticket), Record::QrCode(qr)) => {
                 self.qrcodes.insert(ticket, Entry { value: qr, version });
             }
-            (Key::Follow { appid, openid }, Record::Follow(follow)) => {
-                self.follows.entry(appid).or_default().insert(
-                    openid,
-                    Box::new(Entry {
-                        value: follow,
-                        version,
-                    }),
-                );
-            }
             (Key::KfAccounts(appid), Record::KfAccounts(set)) => {
                 self.kf.insert(
                     appid,
@@ -107,54 +91,6 @@ impl OaState {
         Some((appid, issued))
     }
 
-    /// Records that `openid` now follows `appid`, at `now`, through the QR code of `scene` if any.
-    pub fn followed(
-        &mut self,
-        tx: &mut Tx,
-        appid: &str,
-        openid: &str,
-        now: i64,
-        scene: Option<QrSceneValue>,
-    ) {
-        let entry = self
-            .follows
-            .entry(appid.to_owned())
-            .or_default()
-            .entry(openid.to_owned())
-            .or_insert_with(|| {
-                Box::new(Entry::new(FollowRecord {
-                    subscribe_time: now,
-                    qr_scene: None,
-                    seq: 0,
-                }))
-            });
-        entry.value = FollowRecord {
-            subscribe_time: now,
-            qr_scene: scene,
-            seq: tx.seq(),
-        };
-        let key = Key::Follow {
-            appid: appid.to_owned(),
-            openid: openid.to_owned(),
-        };
-        tx.save(key, entry);
-    }
-
-    pub fn follow_of(&self, appid: &str, openid: &str) -> Option<&FollowRecord> {
-        Some(&self.follows.get(appid)?.get(openid)?.value)
-    }
-
-    /// Forgets how `openid` followed `appid` (its user was deleted).
-    pub fn forget_openid(&mut self, tx: &mut Tx, appid: &str, openid: &str) {
-        if let Some(follow) = self.follows.get_mut(appid).and_then(|f| f.remove(openid)) {
-            let key = Key::Follow {
-                appid: appid.to_owned(),
-                openid: openid.to_owned(),
-            };
-            tx.delete(key, &follow);
-        }
-    }
-
     /// Forgets everything of a deleted account.
     pub fn forget_account(&mut self, tx: &mut Tx, appid: &str) {
         if let Some(set) = self.stable.remove(appid) {
@@ -176,13 +112,6 @@ impl OaState {
             if let Some(qr) = self.qrcodes.remove(&ticket) {
                 tx.delete(Key::QrCode(ticket), &qr);
             }
-        }
-        for (openid, follow) in self.follows.remove(appid).unwrap_or_default() {
-            let key = Key::Follow {
-                appid: appid.to_owned(),
-                openid,
-            };
-            tx.delete(key, &follow);
         }
         if let Some(kf) = self.kf.remove(appid) {
             tx.delete(Key::KfAccounts(appid.to_owned()), &kf);
@@ -208,7 +137,10 @@ impl World {
             .of_account(appid)
             .filter(|(_, c)| c.value.following())
             .map(|(openid, _)| {
-                let seq = self.oa.follow_of(appid, openid).map_or(0, |f| f.seq);
+                let seq = self
+                    .conversations
+                    .follow(appid, openid)
+                    .map_or(0, |f| f.seq);
                 (seq, openid)
             })
             .collect();

@@ -438,7 +438,9 @@ fn seed_follow(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, follow: &SeedFollo
         openid: openid.clone(),
     };
     tx.save(key, conversation);
-    world.oa.followed(tx, appid, &openid, ctx.now, None);
+    world
+        .conversations
+        .followed(tx, appid, &openid, ctx.now, None);
     world.shadow_observe(
         ctx,
         ruleset,

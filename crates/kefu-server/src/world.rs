@@ -49,7 +49,7 @@ pub struct World {
     /// (just after it grows), so a 96-byte record costs less behind a pointer. At a million
     /// followers this and the boxed follows take resident memory from 1,265 to 1,083 bytes each.
     pub users: Map<String, Box<Entry<UserRecord>>>,
-    /// Every openid issued: its account, its user and its conversation.
+    /// Every openid issued: its account, its user, its conversation and its follow.
     pub conversations: ConversationTable,
     pub tokens: Map<String, Entry<TokenSet>>,
     /// access token → appid.
@@ -132,6 +132,14 @@ impl World {
                 self.outbox
                     .msg_ids
                     .insert(appid, Entry { value: c, version });
+            }
+            (Key::Follow { appid, openid }, Record::Follow(f)) => {
+                let restored =
+                    self.conversations
+                        .restore_follow(&appid, &openid, Entry { value: f, version });
+                if restored.is_err() {
+                    tracing::warn!(%appid, %openid, "ignoring a stored follow: its openid belongs to another account");
+                }
             }
             (key, value) if crate::oa::owns(&key) => self.oa.restore(key, value, version),
             (key @ Key::RuleSet(_), Record::RuleSet(r)) => {

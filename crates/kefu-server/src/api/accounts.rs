@@ -194,13 +194,7 @@ fn forget_account(world: &mut World, tx: &mut Tx, appid: &str) {
         tx.delete(Key::Tokens(appid.to_owned()), &tokens);
     }
     for removed in world.conversations.remove_account(appid) {
-        if let Some(conversation) = &removed.conversation {
-            let key = Key::Conversation {
-                appid: appid.to_owned(),
-                openid: removed.openid,
-            };
-            tx.delete(key, conversation);
-        }
+        removed.delete(tx, appid);
         if let Some(user) = world.users.get_mut(&removed.user_id) {
             user.value.openids.remove(appid);
             tx.save(Key::User(removed.user_id), user);

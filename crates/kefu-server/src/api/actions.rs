@@ -176,7 +176,6 @@ fn decide(
         Some(trigger) => {
             if trigger == Trigger::Follow {
                 state.follow();
-                world.oa.followed(tx, appid, &openid, ctx.now, None);
             }
             state.trigger(trigger, ctx.now, ruleset, ctx.rules.get(ruleset));
         }
@@ -188,6 +187,11 @@ fn decide(
         openid: openid.clone(),
     };
     tx.save(key, conversation);
+    if action.trigger() == Some(Trigger::Follow) {
+        world
+            .conversations
+            .followed(tx, appid, &openid, ctx.now, None);
+    }
     let event = match action.trigger() {
         Some(trigger) => ShadowEvent::Trigger(trigger),
         None => ShadowEvent::Unfollow,

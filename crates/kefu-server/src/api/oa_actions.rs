@@ -322,7 +322,7 @@ pub fn qr_scan(
         }
     } else {
         world
-            .oa
+            .conversations
             .followed(tx, appid, &openid, ctx.now, Some(qr.scene.clone()));
         PushKind::Subscribe {
             qr: Some((scene, qr.ticket.clone())),

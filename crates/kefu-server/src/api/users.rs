@@ -98,13 +98,8 @@ pub async fn delete(
             .ok_or_else(|| ApiError::user_not_found(&user_id))?;
         tx.delete(Key::User(user_id.clone()), &user);
         for (appid, openid) in &user.value.openids {
-            world.oa.forget_openid(tx, appid, openid);
-            if let Some(conversation) = world.conversations.remove(openid) {
-                let key = Key::Conversation {
-                    appid: appid.clone(),
-                    openid: openid.clone(),
-                };
-                tx.delete(key, &conversation);
+            if let Some(removed) = world.conversations.remove(openid) {
+                removed.delete(tx, appid);
             }
         }
         Ok(StatusCode::NO_CONTENT)

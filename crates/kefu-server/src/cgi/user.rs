@@ -114,7 +114,7 @@ fn user_info(world: &World, appid: &str, openid: &str) -> Result<UserInfo, WxErr
     if !conversation.value.following() {
         return Ok(UserInfo::unsubscribed(openid));
     }
-    let follow = world.oa.follow_of(appid, openid);
+    let follow = world.conversations.follow(appid, openid);
     let scene = follow.and_then(|f| f.qr_scene.as_ref());
     let subscribe_time = follow.map_or(0, |f| f.subscribe_time);
     let mut info = UserInfo::subscribed(
