@@ -257,6 +257,28 @@ async fn a_scan_follows_a_stranger_with_one_trigger_and_pushes_scan_to_a_followe
         (&info["qr_scene"], &info["qr_scene_str"]),
         (&json!(0), &json!("poster"))
     );
+
+    // How each follower followed is stored with them: the same after a restart.
+    let carol_openid = carol_openid.to_owned();
+    let kefu = kefu.restart().await;
+    let bob_info = kefu
+        .cgi_get(&format!(
+            "/user/info?access_token={}&openid={openid}",
+            s.token
+        ))
+        .await;
+    assert_eq!(
+        (&bob_info["subscribe_time"], &bob_info["qr_scene"]),
+        (&json!(START), &json!(98765)),
+        "{bob_info}"
+    );
+    let carol_info = kefu
+        .cgi_get(&format!(
+            "/user/info?access_token={}&openid={carol_openid}",
+            s.token
+        ))
+        .await;
+    assert_eq!(carol_info, info);
 }
 
 #[tokio::test]

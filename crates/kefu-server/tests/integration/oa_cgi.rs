@@ -425,4 +425,19 @@ async fn user_info_and_lists() {
             .await;
         assert_eq!(answer["errcode"], errcode, "{body}");
     }
+
+    // After a restart: the same follow times, who left, and the follow order.
+    let kefu = kefu.restart().await;
+    assert_eq!(
+        kefu.cgi_get(&info(&bob_openid)).await["subscribe_time"],
+        crate::support::START + 10
+    );
+    assert_eq!(
+        kefu.cgi_get(&info(&carol_openid)).await,
+        json!({"subscribe": 0, "openid": carol_openid})
+    );
+    let list = kefu
+        .cgi_get(&format!("/user/get?access_token={}", s.token))
+        .await;
+    assert_eq!(list["data"]["openid"], json!([s.openid, bob_openid]));
 }
