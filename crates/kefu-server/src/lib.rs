@@ -43,6 +43,7 @@ pub mod seed;
 mod shadow;
 mod timefmt;
 pub mod traffic;
+mod users;
 mod world;
 mod writer;
 

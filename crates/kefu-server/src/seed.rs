@@ -356,7 +356,7 @@ fn apply_checked(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, seed: &Seed) -> 
                     openids: Default::default(),
                 });
                 tx.save(Key::User(seeded.user_id.clone()), &mut entry);
-                world.users.insert(seeded.user_id.clone(), Box::new(entry));
+                world.users.insert(entry);
             }
         }
     }

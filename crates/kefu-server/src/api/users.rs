@@ -46,9 +46,7 @@ pub async fn create(State(app): State<App>, body: Body) -> Result<Response, ApiE
             let mut entry = Entry::new(user);
             tx.save(Key::User(entry.value.user_id.clone()), &mut entry);
             let shown = render(&entry.value);
-            world
-                .users
-                .insert(entry.value.user_id.clone(), Box::new(entry));
+            world.users.insert(entry);
             Ok::<_, ApiError>(shown)
         })
         .await?;
