@@ -373,7 +373,7 @@ fn apply_checked(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, seed: &Seed) -> 
                     let following = world
                         .conversation(appid, openid)
                         .is_some_and(|c| c.value.following());
-                    (appid.clone(), openid.clone(), following)
+                    (appid.to_owned(), openid.to_owned(), following)
                 })
                 .collect();
             report.users.push(ReportUser {
@@ -398,7 +398,7 @@ fn seed_follow(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, follow: &SeedFollo
         .users
         .get(&follow.user_id)
         .and_then(|u| u.value.openids.get(appid))
-        .cloned();
+        .map(str::to_owned);
     let openid = match existing {
         Some(openid) => openid,
         None => {

@@ -164,76 +164,137 @@ pub struct UserRecord {
     pub openids: Openids,
 }
 
-/// A user's openids, appid → openid, in appid order. Most users have one or two: a sorted
-/// `Vec` holds one in 48 bytes where a `BTreeMap` allocates a node of about 540. Stored and
-/// shown exactly as a map (postcard writes both the same way).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Openids(Vec<(String, String)>);
+/// A user's openids, appid → openid, in appid order. Stored and shown exactly as a map
+/// (postcard writes both the same way). In memory they are packed into one block of
+/// length-prefixed strings: a user typically has one, which as a `Vec` of `String` pairs took
+/// three heap blocks and 128 bytes, and packed takes one of 64 (a world holds one per user).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Openids(Box<[u8]>);
 
 impl Openids {
-    pub fn get(&self, appid: &str) -> Option<&String> {
-        let at = self.find(appid).ok()?;
-        Some(&self.0[at].1)
+    pub fn get(&self, appid: &str) -> Option<&str> {
+        self.iter()
+            .find(|(a, _)| *a == appid)
+            .map(|(_, openid)| openid)
     }
 
     /// Sets the openid for `appid`, returning the one it replaces.
     pub fn insert(&mut self, appid: String, openid: String) -> Option<String> {
-        match self.find(&appid) {
-            Ok(at) => Some(std::mem::replace(&mut self.0[at].1, openid)),
+        let mut pairs = self.owned();
+        let replaced = match pairs.binary_search_by(|(a, _)| a.as_str().cmp(&appid)) {
+            Ok(at) => Some(std::mem::replace(&mut pairs[at].1, openid)),
             Err(at) => {
-                self.0.insert(at, (appid, openid));
+                pairs.insert(at, (appid, openid));
                 None
             }
-        }
+        };
+        *self = Openids::pack(&pairs);
+        replaced
     }
 
     pub fn remove(&mut self, appid: &str) -> Option<String> {
-        let at = self.find(appid).ok()?;
-        Some(self.0.remove(at).1)
+        let mut pairs = self.owned();
+        let at = pairs.iter().position(|(a, _)| a == appid)?;
+        let (_, openid) = pairs.remove(at);
+        *self = Openids::pack(&pairs);
+        Some(openid)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.into_iter()
+    pub fn iter(&self) -> OpenidPairs<'_> {
+        OpenidPairs(&self.0)
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter().count()
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    fn find(&self, appid: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(a, _)| a.as_str().cmp(appid))
+    fn owned(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(a, o)| (a.to_owned(), o.to_owned()))
+            .collect()
+    }
+
+    /// `pairs` must be sorted by appid, each appid once.
+    fn pack(pairs: &[(String, String)]) -> Openids {
+        let mut packed = Vec::new();
+        for (appid, openid) in pairs {
+            for part in [appid, openid] {
+                // A `usize` length over 4 GiB cannot be an appid or an openid.
+                let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+                packed.extend_from_slice(&len.to_le_bytes());
+                packed.extend_from_slice(part.as_bytes());
+            }
+        }
+        Openids(packed.into_boxed_slice())
+    }
+}
+
+impl std::fmt::Debug for Openids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// The (appid, openid) pairs of an [`Openids`], in appid order.
+pub struct OpenidPairs<'a>(&'a [u8]);
+
+impl<'a> OpenidPairs<'a> {
+    fn part(&mut self) -> Option<&'a str> {
+        let (len, rest) = self.0.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+        let (part, rest) = rest.split_at_checked(len)?;
+        self.0 = rest;
+        std::str::from_utf8(part).ok()
+    }
+}
+
+impl<'a> Iterator for OpenidPairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some((self.part()?, self.part()?))
     }
 }
 
 impl<'a> IntoIterator for &'a Openids {
-    type Item = (&'a String, &'a String);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a String, &'a String),
-    >;
+    type Item = (&'a str, &'a str);
+    type IntoIter = OpenidPairs<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(a, o)| (a, o))
+        self.iter()
     }
 }
 
 impl FromIterator<(String, String)> for Openids {
+    /// A later pair for the same appid replaces an earlier one, as in a map.
     fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Openids {
-        let mut out = Openids::default();
-        for (appid, openid) in pairs {
-            out.insert(appid, openid);
+        let mut pairs: Vec<(String, String)> = pairs.into_iter().collect();
+        // Stable: equal appids keep their order, and the last of each is kept.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            match kept.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => kept.push(pair),
+            }
         }
-        out
+        Openids::pack(&kept)
     }
 }
 
 impl Serialize for Openids {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.iter())
+        // postcard writes a map's length first, so give it.
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (appid, openid) in self {
+            map.serialize_entry(appid, openid)?;
+        }
+        map.end()
     }
 }
 
@@ -249,11 +310,12 @@ impl<'de> Deserialize<'de> for Openids {
                 self,
                 mut map: A,
             ) -> Result<Openids, A::Error> {
-                let mut out = Openids(Vec::with_capacity(map.size_hint().unwrap_or(0).min(64)));
+                let mut pairs: Vec<(String, String)> =
+                    Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
                 while let Some((appid, openid)) = map.next_entry::<String, String>()? {
-                    out.insert(appid, openid);
+                    pairs.push((appid, openid));
                 }
-                Ok(out)
+                Ok(pairs.into_iter().collect())
             }
         }
         deserializer.deserialize_map(Pairs)
@@ -292,12 +354,25 @@ mod openids_tests {
         assert_eq!(openids.insert("wxb".into(), "o2".into()), None);
         assert_eq!(openids.insert("wxa".into(), "o1".into()), None);
         assert_eq!(openids.insert("wxb".into(), "o3".into()), Some("o2".into()));
-        assert_eq!(openids.get("wxb").map(String::as_str), Some("o3"));
-        let appids: Vec<&String> = openids.iter().map(|(a, _)| a).collect();
+        assert_eq!(openids.get("wxb"), Some("o3"));
+        let appids: Vec<&str> = openids.iter().map(|(a, _)| a).collect();
         assert_eq!(appids, ["wxa", "wxb"]);
+        assert_eq!(format!("{openids:?}"), r#"{"wxa": "o1", "wxb": "o3"}"#);
         assert_eq!(openids.remove("wxa"), Some("o1".into()));
         assert_eq!(openids.get("wxa"), None);
         assert_eq!(openids.len(), 1);
+        assert_eq!(openids.remove("wxb"), Some("o3".into()));
+        assert!(openids.is_empty());
+        assert_eq!(openids, Openids::default());
+        // Collected like a map: in appid order, the last pair of an appid kept.
+        let collected: Openids = [("wxb", "o1"), ("wxa", "o2"), ("wxb", "o3")]
+            .into_iter()
+            .map(|(a, o)| (a.to_owned(), o.to_owned()))
+            .collect();
+        assert_eq!(
+            collected.iter().collect::<Vec<_>>(),
+            [("wxa", "o2"), ("wxb", "o3")]
+        );
     }
 }
 

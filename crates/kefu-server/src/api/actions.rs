@@ -131,7 +131,7 @@ fn decide(
         .get(user_id)
         .ok_or_else(|| ApiError::user_not_found(user_id))?;
     let account = crate::api::account(world, appid)?;
-    let openid = user.value.openids.get(appid).cloned();
+    let openid = user.value.openids.get(appid).map(str::to_owned);
     let following = openid
         .as_ref()
         .and_then(|o| world.conversation(appid, o))

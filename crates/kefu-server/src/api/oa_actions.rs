@@ -188,7 +188,7 @@ pub fn menu_click(
                 .conversation(appid, o)
                 .is_some_and(|c| c.value.following())
         })
-        .cloned()
+        .map(str::to_owned)
         .ok_or_else(|| {
             ApiError::conflict("not_following", "the user does not follow this account")
         })?;
@@ -296,7 +296,7 @@ pub fn qr_scan(
         .get(user_id)
         .and_then(|u| u.value.openids.get(appid))
     {
-        Some(openid) => openid.clone(),
+        Some(openid) => openid.to_owned(),
         None => first_contact(world, tx, user_id, appid),
     };
     let before = world.shadow_before(ctx, ruleset, appid, &openid);
