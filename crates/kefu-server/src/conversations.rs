@@ -23,9 +23,41 @@ use crate::world::{Entry, Map, Tx};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct AccountId(u32);
 
+/// An openid as a row holds it: kefu's own (28 characters, as WeChat's) inline, so a lookup
+/// reads the row and nothing else; any other length on the heap.
+#[derive(Debug)]
+enum OpenidKey {
+    Inline([u8; 28]),
+    Heap(Box<str>),
+}
+
+impl OpenidKey {
+    fn new(openid: &str) -> OpenidKey {
+        match <[u8; 28]>::try_from(openid.as_bytes()) {
+            Ok(bytes) => OpenidKey::Inline(bytes),
+            Err(_) => OpenidKey::Heap(openid.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            OpenidKey::Inline(bytes) => bytes,
+            OpenidKey::Heap(openid) => openid.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Made from a `&str` (`new`), so always UTF-8.
+            OpenidKey::Inline(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            OpenidKey::Heap(openid) => openid,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Row {
-    openid: Box<str>,
+    openid: OpenidKey,
     account: AccountId,
     /// Empty while recovery has met the conversation but not yet the user holding the openid.
     user_id: Box<str>,
@@ -75,7 +107,7 @@ impl Removed {
 impl From<Row> for Removed {
     fn from(row: Row) -> Removed {
         Removed {
-            openid: row.openid.into(),
+            openid: row.openid.as_str().to_owned(),
             user_id: row.user_id.into(),
             conversation: row.conversation,
             follow: row.follow,
@@ -145,7 +177,7 @@ impl ConversationTable {
             Some(at) if self.rows[at].account != account => return false,
             Some(at) => self.rows[at].user_id = user_id.into(),
             None => self.push(Row {
-                openid: openid.into(),
+                openid: OpenidKey::new(openid),
                 account,
                 user_id: user_id.into(),
                 conversation: None,
@@ -227,11 +259,13 @@ impl ConversationTable {
 
     /// Forgets `openid`: its owner, its conversation and its follow, which are returned.
     pub fn remove(&mut self, openid: &str) -> Option<Removed> {
-        let hash = self.hasher.hash_one(openid);
+        let hash = self.hash(openid.as_bytes());
         let rows = &self.rows;
         let found = self
             .index
-            .find_entry(hash, |&at| &*rows[at as usize].openid == openid)
+            .find_entry(hash, |&at| {
+                rows[at as usize].openid.as_bytes() == openid.as_bytes()
+            })
             .ok()?;
         let (at, _) = found.remove();
         let at = at as usize;
@@ -239,7 +273,7 @@ impl ConversationTable {
         // The last row moved into `at`: point its index slot there.
         if let Some(moved) = self.rows.get(at) {
             let from = self.rows.len() as u32;
-            let hash = self.hasher.hash_one(&*moved.openid);
+            let hash = self.hash(moved.openid.as_bytes());
             if let Some(slot) = self.index.find_mut(hash, |&i| i == from) {
                 *slot = at as u32;
             }
@@ -274,7 +308,7 @@ impl ConversationTable {
         self.rows
             .iter()
             .filter(move |row| Some(row.account) == account)
-            .filter_map(|row| Some((&*row.openid, row.conversation.as_ref()?)))
+            .filter_map(|row| Some((row.openid.as_str(), row.conversation.as_ref()?)))
     }
 
     /// Every conversation, on every account.
@@ -294,7 +328,7 @@ impl ConversationTable {
         let rows = &self.rows;
         let hasher = &self.hasher;
         self.index
-            .shrink_to_fit(|&at| hasher.hash_one(&*rows[at as usize].openid));
+            .shrink_to_fit(|&at| hasher.hash_one(rows[at as usize].openid.as_bytes()));
     }
 
     /// The row of `openid`, made (with no user yet) if there is none; `None` if the openid
@@ -306,7 +340,7 @@ impl ConversationTable {
             Some(at) => Some(at),
             None => {
                 self.push(Row {
-                    openid: openid.into(),
+                    openid: OpenidKey::new(openid),
                     account,
                     user_id: Box::default(),
                     conversation: None,
@@ -318,10 +352,17 @@ impl ConversationTable {
     }
 
     fn row_of(&self, openid: &str) -> Option<usize> {
-        let hash = self.hasher.hash_one(openid);
+        let hash = self.hash(openid.as_bytes());
         self.index
-            .find(hash, |&at| &*self.rows[at as usize].openid == openid)
+            .find(hash, |&at| {
+                self.rows[at as usize].openid.as_bytes() == openid.as_bytes()
+            })
             .map(|&at| at as usize)
+    }
+
+    /// Openids are hashed as bytes, the way rows hold them.
+    fn hash(&self, openid: &[u8]) -> u64 {
+        self.hasher.hash_one(openid)
     }
 
     fn appid(&self, row: &Row) -> &str {
@@ -340,12 +381,13 @@ impl ConversationTable {
 
     fn push(&mut self, row: Row) {
         let at = self.rows.len() as u32;
-        let hash = self.hasher.hash_one(&*row.openid);
+        let hash = self.hash(row.openid.as_bytes());
         self.rows.push(row);
         let rows = &self.rows;
         let hasher = &self.hasher;
-        self.index
-            .insert_unique(hash, at, |&i| hasher.hash_one(&*rows[i as usize].openid));
+        self.index.insert_unique(hash, at, |&i| {
+            hasher.hash_one(rows[i as usize].openid.as_bytes())
+        });
     }
 
     fn reindex(&mut self) {
@@ -354,8 +396,8 @@ impl ConversationTable {
         for (at, row) in self.rows.iter().enumerate() {
             let rows = &self.rows;
             self.index
-                .insert_unique(hasher.hash_one(&*row.openid), at as u32, |&i| {
-                    hasher.hash_one(&*rows[i as usize].openid)
+                .insert_unique(hasher.hash_one(row.openid.as_bytes()), at as u32, |&i| {
+                    hasher.hash_one(rows[i as usize].openid.as_bytes())
                 });
         }
     }
@@ -443,6 +485,33 @@ mod tests {
         // The appid can come back.
         t.issue("o20", A, "u20");
         assert_eq!(t.owner("o20").map(|o| o.appid), Some(A));
+    }
+
+    #[test]
+    fn openids_of_kefu_s_length_and_of_any_other_are_found_alike() {
+        let mut t = ConversationTable::default();
+        let long: Vec<String> = (0..20).map(|i| format!("o{i:027}")).collect();
+        let short: Vec<String> = (0..20).map(|i| format!("o{i}")).collect();
+        for openid in long.iter().chain(&short) {
+            t.issue(openid, A, &format!("u-{openid}"));
+            t.get_or_new(A, openid);
+        }
+        t.remove(&long[3]);
+        t.remove(&short[4]);
+        for openid in long.iter().chain(&short) {
+            let gone = *openid == long[3] || *openid == short[4];
+            assert_eq!(t.get(A, openid).is_none(), gone, "{openid}");
+        }
+        let mut listed: Vec<&str> = t.of_account(A).map(|(openid, _)| openid).collect();
+        listed.sort_unstable();
+        let mut expected: Vec<&str> = long
+            .iter()
+            .chain(&short)
+            .map(String::as_str)
+            .filter(|o| *o != long[3] && *o != short[4])
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(listed, expected);
     }
 
     #[test]
