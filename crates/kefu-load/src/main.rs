@@ -10,6 +10,7 @@
 //! (`scale.rs`).
 
 mod scale;
+mod store_timings;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +21,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use serde_json::{Value, json};
+
+use store_timings::StoreTimings;
 
 #[derive(Parser)]
 #[command(about = "Load kefu's custom/send and compare with an HTTP baseline in the same run")]
@@ -350,6 +353,8 @@ struct Measured {
     /// The open-loop rate: half kefu's peak.
     rate: f64,
     open: Phase,
+    /// What kefu's store did during the open loop.
+    open_store: StoreTimings,
     base_open: Phase,
 }
 
@@ -382,6 +387,7 @@ async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
     let kefu_peak = drive(&client, &kefu_url, &bodies, peak_connections, seconds, None).await;
     let rate = kefu_peak.rate() / 2.0;
     eprintln!("kefu open loop at {rate:.0} req/s ({seconds} s)");
+    let store_before = StoreTimings::scrape(&client, &kefu.running.base).await?;
     let open = drive(
         &client,
         &kefu_url,
@@ -391,6 +397,9 @@ async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
         Some(rate),
     )
     .await;
+    let open_store = StoreTimings::scrape(&client, &kefu.running.base)
+        .await?
+        .since(&store_before);
     eprintln!("baseline open loop at the same rate ({seconds} s)");
     let base_open = drive(
         &client,
@@ -406,6 +415,7 @@ async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
         kefu_peak,
         rate,
         open,
+        open_store,
         base_open,
     })
 }
@@ -428,6 +438,7 @@ impl Measured {
             "open_loop_p999_ms": self.open.percentile(0.999),
             "baseline_open_loop_p50_ms": self.base_open.percentile(0.50),
             "baseline_open_loop_p99_ms": self.base_open.percentile(0.99),
+            "open_loop_store": self.open_store.json(),
         })
     }
 
@@ -448,6 +459,9 @@ impl Measured {
             "open loop at 0.5 × kefu peak: p50 / p99",
             self.open.p50_p99(),
         );
+        let (appends, checkpoints) = self.open_store.describe();
+        row("  kefu's log appends in it (with fdatasync)", appends);
+        row("  kefu's checkpoints in it", checkpoints);
         row(
             "the baseline at the same rate: p50 / p99",
             self.base_open.p50_p99(),
@@ -484,6 +498,15 @@ fn summarize(runs: &[Measured]) {
     row(
         "kefu open loop p99, ms (target ≤ 2)",
         spread(runs.iter().map(|m| m.open.percentile(0.99)).collect(), 2),
+    );
+    row(
+        "kefu log appends over 10 ms in the open loop",
+        spread(
+            runs.iter()
+                .map(|m| m.open_store.slow_appends() as f64)
+                .collect(),
+            0,
+        ),
     );
     row(
         "baseline open loop p99, ms",
