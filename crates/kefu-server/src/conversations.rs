@@ -19,7 +19,7 @@ use kefu_store::{FollowRecord, Key, QrSceneValue};
 
 use crate::world::{Entry, Map, Tx};
 
-/// An account's place in [`ConversationTable::accounts`]: rows name their account in 4 bytes.
+/// An account's place among the table's interned appids: rows name their account in 4 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct AccountId(u32);
 
