@@ -573,4 +573,124 @@ mod tests {
         t.shrink_to_fit();
         assert!(t.get(A, "o1").is_some() && t.get(A, "o2").is_some());
     }
+
+    mod model {
+        //! The table against a plain map of what it should hold, through any sequence of
+        //! changes: removal moves rows, and every other row must stay findable.
+
+        use std::collections::HashMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Issue(usize, usize, usize),
+            New(usize, usize),
+            Remove(usize),
+            RemoveAccount(usize),
+        }
+
+        const APPIDS: [&str; 3] = [A, B, "wx00000000000000cc"];
+
+        /// Half of them kefu's length (held inline), half not.
+        fn openid(i: usize) -> String {
+            if i % 2 == 0 {
+                format!("o{i:027}")
+            } else {
+                format!("o{i}")
+            }
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => (0..24usize, 0..3usize, 0..5usize).prop_map(|(o, a, u)| Op::Issue(o, a, u)),
+                4 => (0..24usize, 0..3usize).prop_map(|(o, a)| Op::New(o, a)),
+                3 => (0..24usize).prop_map(Op::Remove),
+                1 => (0..3usize).prop_map(Op::RemoveAccount),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn the_table_holds_what_a_map_would(ops in proptest::collection::vec(op(), 1..80)) {
+                let mut table = ConversationTable::default();
+                // openid → (account, user, has a conversation)
+                let mut model: HashMap<String, (usize, String, bool)> = HashMap::new();
+                for op in ops {
+                    match op {
+                        Op::Issue(o, a, u) => {
+                            let issued = table.issue(&openid(o), APPIDS[a], &format!("u{u}"));
+                            match model.get_mut(&openid(o)) {
+                                Some(row) if row.0 != a => prop_assert!(!issued),
+                                Some(row) => {
+                                    prop_assert!(issued);
+                                    row.1 = format!("u{u}");
+                                }
+                                None => {
+                                    prop_assert!(issued);
+                                    model.insert(openid(o), (a, format!("u{u}"), false));
+                                }
+                            }
+                        }
+                        Op::New(o, a) => {
+                            let made = table.get_or_new(APPIDS[a], &openid(o)).is_some();
+                            match model.get_mut(&openid(o)) {
+                                Some(row) if row.0 != a => prop_assert!(!made),
+                                Some(row) => {
+                                    prop_assert!(made);
+                                    row.2 = true;
+                                }
+                                None => {
+                                    prop_assert!(made);
+                                    model.insert(openid(o), (a, String::new(), true));
+                                }
+                            }
+                        }
+                        Op::Remove(o) => {
+                            let removed = table.remove(&openid(o));
+                            let expected = model.remove(&openid(o));
+                            prop_assert_eq!(
+                                removed.map(|r| (r.user_id, r.conversation.is_some())),
+                                expected.map(|(_, u, c)| (u, c))
+                            );
+                        }
+                        Op::RemoveAccount(a) => {
+                            let mut removed: Vec<String> = table
+                                .remove_account(APPIDS[a])
+                                .into_iter()
+                                .map(|r| r.openid)
+                                .collect();
+                            removed.sort();
+                            let mut expected: Vec<String> =
+                                model.iter().filter(|(_, row)| row.0 == a).map(|(o, _)| o.clone()).collect();
+                            expected.sort();
+                            model.retain(|_, row| row.0 != a);
+                            prop_assert_eq!(removed, expected);
+                        }
+                    }
+                    for o in 0..24 {
+                        let openid = openid(o);
+                        let want = model.get(&openid);
+                        let owner = table.owner(&openid);
+                        prop_assert_eq!(
+                            owner.map(|w| (w.appid.to_owned(), w.user_id.to_owned())),
+                            want.map(|(a, u, _)| (APPIDS[*a].to_owned(), u.clone()))
+                        );
+                        for (a, appid) in APPIDS.iter().enumerate() {
+                            let has = want.is_some_and(|row| row.0 == a && row.2);
+                            prop_assert_eq!(table.get(appid, &openid).is_some(), has);
+                        }
+                    }
+                    prop_assert_eq!(table.len(), model.values().filter(|row| row.2).count());
+                    for (a, appid) in APPIDS.iter().enumerate() {
+                        let listed = table.of_account(appid).count();
+                        let want = model.values().filter(|row| row.0 == a && row.2).count();
+                        prop_assert_eq!(listed, want);
+                    }
+                }
+            }
+        }
+    }
 }
