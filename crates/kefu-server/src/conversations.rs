@@ -596,7 +596,7 @@ mod tests {
 
         /// Half of them kefu's length (held inline), half not.
         fn openid(i: usize) -> String {
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 format!("o{i:027}")
             } else {
                 format!("o{i}")
