@@ -2,7 +2,7 @@
 //!
 //! A hash table of boxed records, hashed by the record's own `user_id`: a map keyed by a copy of
 //! the id would spend a `String` and a heap block on each user for the key alone, in slots
-//! as wide as the key and the pointer together (at a million users, about 56 bytes each).
+//! as wide as the key and the pointer together (at a million users, about 60 bytes each).
 //! A user's id never changes once made, which is what keeps a record findable under its hash.
 
 use std::hash::BuildHasher;
