@@ -66,6 +66,9 @@ fn main() -> anyhow::Result<()> {
 pub(crate) struct Running {
     pub child: Child,
     pub base: String,
+    /// The fields of kefu's `data directory loaded` log line (how long each phase of its start
+    /// took), once it has written it.
+    pub loaded: Arc<std::sync::Mutex<Option<Value>>>,
 }
 
 impl Drop for Running {
@@ -95,9 +98,11 @@ pub(crate) fn spawn_kefu(
         .arg("--data-dir")
         .arg(data_dir)
         .args(extra)
-        .env("KEFU_LOG", "warn")
+        // kefu's own start-up lines, as JSON; nothing per request.
+        .env("KEFU_LOG", "warn,kefu=info")
+        .env("KEFU_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
     let stdout = child.stdout.take().context("kefu's stdout")?;
@@ -108,7 +113,29 @@ pub(crate) fn spawn_kefu(
         .with_context(|| format!("unexpected first line {first:?}"))?
         .to_owned();
     std::thread::spawn(move || for _ in lines {});
-    Ok(Running { child, base })
+    let loaded = Arc::new(std::sync::Mutex::new(None));
+    let stderr = child.stderr.take().context("kefu's stderr")?;
+    let seen = loaded.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if event["fields"]["message"] == "data directory loaded"
+                && let Ok(mut loaded) = seen.lock()
+            {
+                *loaded = Some(event["fields"].clone());
+            }
+        }
+    });
+    Ok(Running {
+        child,
+        base,
+        loaded,
+    })
 }
 
 /// kefu on a fresh data directory, removed with it.
