@@ -6,7 +6,10 @@
 //! times the start to the first `/healthz` answer, reading its resident memory once ready. An
 //! empty data directory, started the same way, is the baseline the memory is measured against.
 //! Then it sends for a moment, kills kefu with SIGKILL and times the start once more; and again
-//! after sends that redb holds without a checkpoint, the case where redb must walk its file.
+//! after sends that redb holds without a checkpoint. Each start's line says how long the store
+//! and the world took, and whether redb had to walk its whole file (a kill after a commit redb
+//! made without a checkpoint); measured, it is the first kill that leaves redb so, not always
+//! the second.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -240,11 +243,16 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `store 0.012 s, world 2.345 s`, or `not logged` when kefu did not say.
+/// `store 0.012 s, world 2.345 s` (with `, redb walked its file` when the store's open had to
+/// rebuild redb's free-page map), or `not logged` when kefu did not say.
 fn split(phases: &Value) -> String {
+    let walked = match phases["full_repair"].as_bool() {
+        Some(true) => ", redb walked its file",
+        _ => "",
+    };
     match (phases["store_ms"].as_u64(), phases["world_ms"].as_u64()) {
         (Some(store), Some(world)) => format!(
-            "store {:.3} s, world {:.3} s",
+            "store {:.3} s, world {:.3} s{walked}",
             store as f64 / 1000.0,
             world as f64 / 1000.0
         ),

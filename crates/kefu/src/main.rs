@@ -268,7 +268,8 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         .with_context(|| format!("opening the data directory {}", serve.data_dir.display()))?;
     let store_opened = opening.elapsed();
     let replayed = store.replayed();
-    if store.needed_full_repair() {
+    let full_repair = store.needed_full_repair();
+    if full_repair {
         tracing::warn!(
             "kefu stopped without closing its data directory since the last checkpoint; \
              rebuilding the index's free-page map took a walk over the whole file"
@@ -317,6 +318,7 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     tracing::info!(
         store_ms = store_opened.as_millis() as u64,
         replayed_entries = replayed,
+        full_repair,
         world_ms = loading.elapsed().as_millis() as u64,
         records = started.records,
         "data directory loaded"
