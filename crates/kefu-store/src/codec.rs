@@ -134,10 +134,9 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
 }
 
 pub(crate) fn encode_record(version: u64, record: &Record) -> Result<Vec<u8>, StoreError> {
-    let mut out = version.to_be_bytes().to_vec();
-    let body = encode(record, "record")?;
-    out.extend_from_slice(&body);
-    Ok(out)
+    let mut out = Vec::with_capacity(8 + serialized_size(record, "record")?);
+    out.extend_from_slice(&version.to_be_bytes());
+    postcard::to_extend(record, out).map_err(|e| encoding("record", e))
 }
 
 /// The version a stored record was written under, without decoding the record.
@@ -167,8 +166,21 @@ pub(crate) fn decode_record(key: &[u8], bytes: &[u8]) -> Result<Versioned<Record
     })
 }
 
+/// Encodes a value into a buffer of exactly its size: the writer encodes every record of every
+/// send, and growing a buffer from empty reallocated it several times each (sizing first takes
+/// half the time for a send's inbox message and traffic record).
 pub(crate) fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(value).map_err(|e| StoreError::Engine(format!("encoding {what}: {e}")))
+    let out = Vec::with_capacity(serialized_size(value, what)?);
+    postcard::to_extend(value, out).map_err(|e| encoding(what, e))
+}
+
+fn serialized_size<T: Serialize>(value: &T, what: &str) -> Result<usize, StoreError> {
+    postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())
+        .map_err(|e| encoding(what, e))
+}
+
+fn encoding(what: &str, e: postcard::Error) -> StoreError {
+    StoreError::Engine(format!("encoding {what}: {e}"))
 }
 
 /// Decodes a stored value; `key` names it in the error only (formatting it for every record
