@@ -11,6 +11,7 @@
 
 mod scale;
 mod store_timings;
+mod wrk;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,6 +24,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 
 use store_timings::StoreTimings;
+use wrk::WrkPeaks;
 
 #[derive(Parser)]
 #[command(about = "Load kefu's custom/send and compare with an HTTP baseline in the same run")]
@@ -50,6 +52,10 @@ struct Args {
     /// median and range of each figure as well: on a shared machine one run can mislead.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     runs: u64,
+    /// Also measure both peaks with wrk (`apt-get install wrk`, one thread), a client that costs
+    /// the shared cores far less than this one's, and report that ratio too.
+    #[arg(long)]
+    wrk: bool,
 }
 
 pub(crate) const ADMIN: &str = "kefu-load-admin";
@@ -340,6 +346,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(conversations) = args.restart {
         return scale::run(&args.kefu, conversations).await;
     }
+    if args.wrk {
+        wrk::check_installed()?;
+    }
     let baseline = start_baseline().await?;
     let mut runs = Vec::new();
     for n in 1..=args.runs {
@@ -365,6 +374,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
             json!(median(runs.iter().map(|m| m.open.percentile(0.99))));
         result["median_baseline_open_loop_p99_ms"] =
             json!(median(runs.iter().map(|m| m.base_open.percentile(0.99))));
+        if args.wrk {
+            result["median_wrk_peak_ratio"] = json!(round2(median(
+                runs.iter()
+                    .filter_map(|m| m.wrk.as_ref().map(WrkPeaks::ratio))
+            )));
+        }
     }
     if let Some(out) = &args.out {
         std::fs::write(out, serde_json::to_vec_pretty(&result)?)?;
@@ -383,6 +398,8 @@ struct Measured {
     /// What kefu's store did during the open loop.
     open_store: StoreTimings,
     base_open: Phase,
+    /// Both peaks again with wrk (`--wrk`), measured last.
+    wrk: Option<WrkPeaks>,
 }
 
 /// Starts kefu on a fresh data directory and measures it against the baseline at `baseline`.
@@ -437,6 +454,10 @@ async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
         Some(rate),
     )
     .await;
+    let wrk = match args.wrk {
+        true => Some(wrk_peaks(&bodies, &baseline_url, &kefu_url, args).await?),
+        false => None,
+    };
     Ok(Measured {
         base_peak,
         kefu_peak,
@@ -444,7 +465,25 @@ async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
         open,
         open_store,
         base_open,
+        wrk,
     })
+}
+
+/// Both closed-loop peaks again, driven by wrk with the same bodies.
+async fn wrk_peaks(
+    bodies: &[String],
+    baseline_url: &str,
+    kefu_url: &str,
+    args: &Args,
+) -> anyhow::Result<WrkPeaks> {
+    let script = tempfile::Builder::new().suffix(".lua").tempfile()?;
+    std::fs::write(script.path(), wrk::script(bodies))?;
+    let (connections, seconds) = (args.connections, args.seconds);
+    eprintln!("baseline peak with wrk ({seconds} s)");
+    let base = wrk::peak(baseline_url, script.path(), connections, seconds).await?;
+    eprintln!("kefu peak with wrk ({seconds} s)");
+    let kefu = wrk::peak(kefu_url, script.path(), connections, seconds).await?;
+    Ok(WrkPeaks { base, kefu })
 }
 
 impl Measured {
@@ -453,7 +492,7 @@ impl Measured {
     }
 
     fn json(&self) -> Value {
-        json!({
+        let mut out = json!({
             "baseline_peak_rps": self.base_peak.rate().round(),
             "kefu_peak_rps": self.kefu_peak.rate().round(),
             "kefu_peak_errors": self.kefu_peak.errors,
@@ -466,7 +505,11 @@ impl Measured {
             "baseline_open_loop_p50_ms": self.base_open.percentile(0.50),
             "baseline_open_loop_p99_ms": self.base_open.percentile(0.99),
             "open_loop_store": self.open_store.json(),
-        })
+        });
+        if let Some(wrk) = &self.wrk {
+            out["wrk"] = wrk.json();
+        }
+        out
     }
 
     fn report(&self) {
@@ -497,6 +540,21 @@ impl Measured {
             "errors (peak, open loop)",
             format!("{}, {}", self.kefu_peak.errors, self.open.errors),
         );
+        if let Some(wrk) = &self.wrk {
+            row(
+                "with wrk: baseline peak",
+                format!("{:.0} req/s", wrk.base.rps),
+            );
+            row("with wrk: kefu peak", format!("{:.0} req/s", wrk.kefu.rps));
+            row(
+                "with wrk: ratio kefu / baseline (target ≥ 0.8)",
+                format!("{:.2}", wrk.ratio()),
+            );
+            row(
+                "with wrk: errors (baseline, kefu)",
+                format!("{}, {}", wrk.base.failed, wrk.kefu.failed),
+            );
+        }
         for (phase, what) in [(&self.kefu_peak, "peak"), (&self.open, "open loop")] {
             if let Some(e) = &phase.first_error {
                 println!("first error ({what}): {e}");
@@ -542,6 +600,13 @@ fn summarize(runs: &[Measured]) {
             2,
         ),
     );
+    let wrk: Vec<f64> = runs
+        .iter()
+        .filter_map(|m| m.wrk.as_ref().map(WrkPeaks::ratio))
+        .collect();
+    if !wrk.is_empty() {
+        row("with wrk: ratio kefu / baseline", spread(wrk, 2));
+    }
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {
