@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 
 use kefu_store::{
-    FollowRecord, IssuedToken, Key, KfAccountSet, MenuRecord, QrCodeRecord, Record, StableTokenSet,
+    IssuedToken, Key, KfAccountSet, MenuRecord, QrCodeRecord, Record, StableTokenSet,
 };
 
-use crate::world::{Entry, Persist, Tx, World};
+use crate::world::{Entry, Tx, World};
 
 #[derive(Debug, Default)]
 pub struct OaState {
@@ -147,22 +147,4 @@ impl World {
         followers.sort_unstable();
         followers.into_iter().map(|(_, openid)| openid).collect()
     }
-}
-
-macro_rules! persist {
-    ($($ty:ty => $variant:ident),* $(,)?) => {
-        $(impl Persist for $ty {
-            fn record(&self) -> Record {
-                Record::$variant(self.clone())
-            }
-        })*
-    };
-}
-
-persist! {
-    StableTokenSet => StableTokens,
-    MenuRecord => Menu,
-    QrCodeRecord => QrCode,
-    FollowRecord => Follow,
-    KfAccountSet => KfAccounts,
 }

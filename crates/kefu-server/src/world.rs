@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use kefu_policy::{Conversation, RuleSet, RuleSetId};
 use kefu_store::{
-    AccountRecord, ClockRecord, Commit, Counters, DeliveryRecord, InboxMessage, Key, MsgIdCounter,
-    Record, StoredRollout, StoredRuleSet, TokenSet, TrafficEvent, TrafficRecord, UserRecord,
-    Versioned, Write,
+    AccountRecord, ClockRecord, Commit, Counters, DeliveryRecord, FollowRecord, InboxMessage, Key,
+    KfAccountSet, MenuRecord, MsgIdCounter, QrCodeRecord, Record, StableTokenSet, StoredRollout,
+    StoredRuleSet, TokenSet, TrafficEvent, TrafficRecord, UserRecord, Versioned, Write,
 };
 
 use crate::conversations::{ConversationTable, Owner};
@@ -221,6 +221,12 @@ persist! {
     TokenSet => Tokens,
     DeliveryRecord => Outbox,
     MsgIdCounter => MsgIds,
+    // The Official Account surface (`oa.rs`).
+    StableTokenSet => StableTokens,
+    MenuRecord => Menu,
+    QrCodeRecord => QrCode,
+    FollowRecord => Follow,
+    KfAccountSet => KfAccounts,
 }
 
 /// The changes of one decision, as they are made: every saved record gets its new version from
