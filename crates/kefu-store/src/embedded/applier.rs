@@ -160,9 +160,11 @@ impl Shared {
     }
 
     fn applied(&self, lsn: u64) {
+        // Forget the logged versions redb now holds before saying so: a wipe waits for this,
+        // and the commit after it must not find a wiped record's version still pending.
+        self.pending().retain(|_, (_, at)| *at > lsn);
         lock(&self.progress).applied = lsn;
         self.caught_up.notify_all();
-        self.pending().retain(|_, (_, at)| *at > lsn);
     }
 }
 
