@@ -9,6 +9,7 @@
 //! time, and the run stops by itself. `--restart N` measures memory and restart time instead
 //! (`scale.rs`).
 
+mod cpu;
 mod scale;
 mod store_timings;
 mod wrk;
@@ -23,6 +24,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use serde_json::{Value, json};
 
+use cpu::{CpuTime, PerRequest};
 use store_timings::StoreTimings;
 use wrk::WrkPeaks;
 
@@ -392,6 +394,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
 struct Measured {
     base_peak: Phase,
     kefu_peak: Phase,
+    /// CPU per request at the peaks: kefu's, and this process's (the client, and during the
+    /// baseline's peak the baseline server too).
+    kefu_peak_cpu: PerRequest,
+    client_cpu: PerRequest,
+    client_and_base_cpu: PerRequest,
     /// The open-loop rate: half kefu's peak.
     rate: f64,
     open: Phase,
@@ -417,7 +424,9 @@ async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
     let (seconds, peak_connections) = (args.seconds, args.connections);
     // Open loop with four times the connections, so a slow answer does not hold back the next.
     let open_connections = args.connections * 4;
+    let (me, kefu_pid) = (std::process::id(), kefu.running.child.id());
     eprintln!("baseline peak ({seconds} s)");
+    let me_before = CpuTime::of(me);
     let base_peak = drive(
         &client,
         &baseline_url,
@@ -427,8 +436,12 @@ async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
         None,
     )
     .await;
+    let client_and_base_cpu = CpuTime::of(me).per_request(&me_before, base_peak.requests);
     eprintln!("kefu peak ({seconds} s)");
+    let (me_before, kefu_before) = (CpuTime::of(me), CpuTime::of(kefu_pid));
     let kefu_peak = drive(&client, &kefu_url, &bodies, peak_connections, seconds, None).await;
+    let client_cpu = CpuTime::of(me).per_request(&me_before, kefu_peak.requests);
+    let kefu_peak_cpu = CpuTime::of(kefu_pid).per_request(&kefu_before, kefu_peak.requests);
     let rate = kefu_peak.rate() / 2.0;
     eprintln!("kefu open loop at {rate:.0} req/s ({seconds} s)");
     let store_before = StoreTimings::scrape(&client, &kefu.running.base).await?;
@@ -455,12 +468,15 @@ async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
     )
     .await;
     let wrk = match args.wrk {
-        true => Some(wrk_peaks(&bodies, &baseline_url, &kefu_url, args).await?),
+        true => Some(wrk_peaks(&bodies, &baseline_url, (&kefu_url, kefu_pid), args).await?),
         false => None,
     };
     Ok(Measured {
         base_peak,
         kefu_peak,
+        kefu_peak_cpu,
+        client_cpu,
+        client_and_base_cpu,
         rate,
         open,
         open_store,
@@ -469,21 +485,32 @@ async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
     })
 }
 
-/// Both closed-loop peaks again, driven by wrk with the same bodies.
+/// Both closed-loop peaks again, driven by wrk with the same bodies. The client is another
+/// process now, so this one's CPU is the baseline server's alone.
 async fn wrk_peaks(
     bodies: &[String],
     baseline_url: &str,
-    kefu_url: &str,
+    (kefu_url, kefu_pid): (&str, u32),
     args: &Args,
 ) -> anyhow::Result<WrkPeaks> {
     let script = tempfile::Builder::new().suffix(".lua").tempfile()?;
     std::fs::write(script.path(), wrk::script(bodies))?;
     let (connections, seconds) = (args.connections, args.seconds);
     eprintln!("baseline peak with wrk ({seconds} s)");
+    let me = std::process::id();
+    let before = CpuTime::of(me);
     let base = wrk::peak(baseline_url, script.path(), connections, seconds).await?;
+    let base_cpu = CpuTime::of(me).per_request(&before, base.requests);
     eprintln!("kefu peak with wrk ({seconds} s)");
+    let before = CpuTime::of(kefu_pid);
     let kefu = wrk::peak(kefu_url, script.path(), connections, seconds).await?;
-    Ok(WrkPeaks { base, kefu })
+    let kefu_cpu = CpuTime::of(kefu_pid).per_request(&before, kefu.requests);
+    Ok(WrkPeaks {
+        base,
+        kefu,
+        base_cpu,
+        kefu_cpu,
+    })
 }
 
 impl Measured {
@@ -497,6 +524,9 @@ impl Measured {
             "kefu_peak_rps": self.kefu_peak.rate().round(),
             "kefu_peak_errors": self.kefu_peak.errors,
             "peak_ratio": round2(self.ratio()),
+            "kefu_peak_cpu_per_send": self.kefu_peak_cpu.json(),
+            "client_cpu_per_request": self.client_cpu.json(),
+            "client_and_baseline_cpu_per_request": self.client_and_base_cpu.json(),
             "open_loop_rps": self.rate.round(),
             "open_loop_errors": self.open.errors,
             "open_loop_p50_ms": self.open.percentile(0.50),
@@ -524,6 +554,18 @@ impl Measured {
         row(
             "ratio kefu / baseline (target ≥ 0.8)",
             format!("{:.2}", self.ratio()),
+        );
+        println!(
+            "kefu's CPU per send at its peak: {}",
+            self.kefu_peak_cpu.describe()
+        );
+        row(
+            "this client's CPU per request (alone, with baseline)",
+            format!(
+                "{:.1}, {:.1} µs",
+                self.client_cpu.total(),
+                self.client_and_base_cpu.total()
+            ),
         );
         row(
             "open loop at 0.5 × kefu peak: p50 / p99",
@@ -554,6 +596,15 @@ impl Measured {
                 "with wrk: errors (baseline, kefu)",
                 format!("{}, {}", wrk.base.failed, wrk.kefu.failed),
             );
+            row(
+                "with wrk: CPU per request, baseline / kefu",
+                format!(
+                    "{:.1} / {:.1} µs",
+                    wrk.base_cpu.total(),
+                    wrk.kefu_cpu.total()
+                ),
+            );
+            println!("with wrk: kefu's CPU per send: {}", wrk.kefu_cpu.describe());
         }
         for (phase, what) in [(&self.kefu_peak, "peak"), (&self.open, "open loop")] {
             if let Some(e) = &phase.first_error {
@@ -600,12 +651,24 @@ fn summarize(runs: &[Measured]) {
             2,
         ),
     );
-    let wrk: Vec<f64> = runs
-        .iter()
-        .filter_map(|m| m.wrk.as_ref().map(WrkPeaks::ratio))
-        .collect();
+    row(
+        "kefu's CPU per send at its peak, µs",
+        spread(runs.iter().map(|m| m.kefu_peak_cpu.total()).collect(), 1),
+    );
+    let wrk: Vec<&WrkPeaks> = runs.iter().filter_map(|m| m.wrk.as_ref()).collect();
     if !wrk.is_empty() {
-        row("with wrk: ratio kefu / baseline", spread(wrk, 2));
+        row(
+            "with wrk: ratio kefu / baseline",
+            spread(wrk.iter().map(|w| w.ratio()).collect(), 2),
+        );
+        row(
+            "with wrk: kefu's CPU per send, µs",
+            spread(wrk.iter().map(|w| w.kefu_cpu.total()).collect(), 1),
+        );
+        row(
+            "with wrk: baseline's CPU per request, µs",
+            spread(wrk.iter().map(|w| w.base_cpu.total()).collect(), 1),
+        );
     }
 }
 

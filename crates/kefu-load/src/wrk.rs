@@ -13,17 +13,23 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use crate::cpu::PerRequest;
+
 /// One closed-loop peak as wrk measured it.
 pub(crate) struct WrkPeak {
     pub rps: f64,
+    /// Requests answered in the phase.
+    pub requests: u64,
     /// Answers other than HTTP 200 with `{"errcode":0`, plus wrk's socket errors.
     pub failed: u64,
 }
 
-/// Both peaks, in one run.
+/// Both peaks, in one run, with the CPU each server spent per request.
 pub(crate) struct WrkPeaks {
     pub base: WrkPeak,
     pub kefu: WrkPeak,
+    pub base_cpu: PerRequest,
+    pub kefu_cpu: PerRequest,
 }
 
 impl WrkPeaks {
@@ -37,6 +43,8 @@ impl WrkPeaks {
             "kefu_peak_rps": self.kefu.rps.round(),
             "kefu_peak_errors": self.kefu.failed,
             "peak_ratio": crate::round2(self.ratio()),
+            "baseline_cpu_per_request": self.base_cpu.json(),
+            "kefu_cpu_per_send": self.kefu_cpu.json(),
         })
     }
 }
@@ -128,6 +136,12 @@ fn parse(report: &str) -> anyhow::Result<WrkPeak> {
     let rps = after("Requests/sec:")
         .and_then(|v| v.parse::<f64>().ok())
         .with_context(|| format!("no Requests/sec in wrk's report:\n{report}"))?;
+    // "203520 requests in 8.00s, 40.18MB read"
+    let requests = report
+        .lines()
+        .find_map(|line| line.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.parse().ok())
+        .with_context(|| format!("no request count in wrk's report:\n{report}"))?;
     let answered_wrong: u64 = after("kefu-load failed")
         .and_then(|v| v.parse().ok())
         .with_context(|| format!("no failure count in wrk's report:\n{report}"))?;
@@ -139,6 +153,7 @@ fn parse(report: &str) -> anyhow::Result<WrkPeak> {
     });
     Ok(WrkPeak {
         rps,
+        requests,
         failed: answered_wrong + socket_errors,
     })
 }
@@ -158,13 +173,21 @@ mod tests {
             kefu-load failed 7\n";
         let peak = parse(report).unwrap();
         assert_eq!(peak.rps, 25440.12);
+        assert_eq!(peak.requests, 203520);
         assert_eq!(peak.failed, 12);
     }
 
     #[test]
     fn a_report_without_a_rate_is_an_error_not_a_zero() {
         assert!(parse("kefu-load failed 0\n").is_err());
-        assert!(parse("Requests/sec: 10\n").is_err(), "the count is missing");
+        assert!(
+            parse("Requests/sec: 10\n").is_err(),
+            "the counts are missing"
+        );
+        assert!(
+            parse("Requests/sec: 10\nkefu-load failed 0\n").is_err(),
+            "the request count is missing"
+        );
     }
 
     #[test]
