@@ -1,9 +1,10 @@
 //! CPU time per request: what each process, and each kind of thread in it, spent on a phase.
 //!
-//! Throughput on a shared machine moves with the neighbours; the CPU a request costs moves far
-//! less, so it is the figure to compare code by. Read from `/proc/<pid>/task/*/schedstat`
-//! (nanoseconds on a CPU, per thread) and summed by thread name, so kefu's HTTP workers, its
-//! writer and its applier show apart.
+//! It says where a ratio comes from: kefu's HTTP workers, its writer and its applier against
+//! the do-nothing server and the client, all on the same cores. It moves with the machine's
+//! neighbours too (24–51 µs a kefu send in runs minutes apart), so compare code by it within one
+//! run or interleaved, as the ratios. Read from `/proc/<pid>/task/*/schedstat` (nanoseconds on
+//! a CPU, per thread) and summed by thread name.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
