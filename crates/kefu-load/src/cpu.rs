@@ -94,6 +94,7 @@ impl PerRequest {
         json!({
             "total_us": round1(self.total()),
             "by_thread_us": self.by_thread.iter()
+                .filter(|(_, us)| round1(**us) > 0.0)
                 .map(|(name, us)| (name.clone(), json!(round1(*us))))
                 .collect::<serde_json::Map<_, _>>(),
         })
