@@ -467,9 +467,10 @@ async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
         Some(rate),
     )
     .await;
-    let wrk = match args.wrk {
-        true => Some(wrk_peaks(&bodies, &baseline_url, (&kefu_url, kefu_pid), args).await?),
-        false => None,
+    let wrk = if args.wrk {
+        Some(wrk_peaks(&bodies, &baseline_url, &kefu_url, kefu_pid, args).await?)
+    } else {
+        None
     };
     Ok(Measured {
         base_peak,
@@ -490,7 +491,8 @@ async fn measure(args: &Args, baseline: &str) -> anyhow::Result<Measured> {
 async fn wrk_peaks(
     bodies: &[String],
     baseline_url: &str,
-    (kefu_url, kefu_pid): (&str, u32),
+    kefu_url: &str,
+    kefu_pid: u32,
     args: &Args,
 ) -> anyhow::Result<WrkPeaks> {
     let script = tempfile::Builder::new().suffix(".lua").tempfile()?;
