@@ -439,6 +439,16 @@ impl App {
             tracing::error!(%error, "closing the store failed; the next start recovers from its log");
         }
     }
+
+    /// Lets go of the world's users and conversations without freeing them, for a process that
+    /// is about to exit: freeing a million conversations one allocation at a time took 1.4 s of
+    /// a 2.3 s stop, and the operating system takes the memory back at once. Everything they
+    /// hold is on disk once [`App::close`] has returned; the App answers as if empty after this.
+    pub fn forget_world(&self) {
+        let world = &mut self.lock().world;
+        std::mem::forget(std::mem::take(&mut world.conversations));
+        std::mem::forget(std::mem::take(&mut world.users));
+    }
 }
 
 fn defaults_id(

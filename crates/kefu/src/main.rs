@@ -360,7 +360,9 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         print_demo(demo, local);
     }
     tracing::info!(listen = %local, data_dir = %serve.data_dir.display(), "kefu started");
-    kefu_server::run(listener, app, shutdown_signal()).await?;
+    kefu_server::run(listener, app.clone(), shutdown_signal()).await?;
+    // `run` has closed the store; the process ends next.
+    app.forget_world();
     tracing::info!("kefu stopped; everything acknowledged is on disk");
     Ok(())
 }

@@ -83,3 +83,66 @@ fn a_second_kefu_on_the_same_data_directory_is_refused() {
     assert!(!other.status.success());
     assert!(String::from_utf8_lossy(&other.stderr).contains("--clock-reset"));
 }
+
+/// A graceful stop closes the store: the next start replays nothing, walks nothing, and finds
+/// every user and conversation as they were (kefu does not free its tables before exiting, but
+/// everything in them is on disk first).
+#[tokio::test]
+async fn sigterm_leaves_everything_on_disk_and_nothing_to_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = spawn(&data, &[]);
+    let api = Api::new(&server.base);
+    let account = api
+        .call(Method::POST, "/accounts", Some(json!({"name": "Shop"})))
+        .await;
+    let appid = account["appid"].as_str().unwrap().to_owned();
+    let user = api
+        .call(Method::POST, "/users", Some(json!({"nickname": "Ann"})))
+        .await;
+    let user_id = user["user_id"].as_str().unwrap().to_owned();
+    let actions = format!("/users/{user_id}/actions");
+    let follow = api
+        .call(
+            Method::POST,
+            &actions,
+            Some(json!({"appid": appid, "type": "follow"})),
+        )
+        .await;
+    let openid = follow["openid"].as_str().unwrap().to_owned();
+    api.call(
+        Method::POST,
+        &actions,
+        Some(json!({"appid": appid, "type": "message", "msgtype": "text", "content": "hi"})),
+    )
+    .await;
+    let conversation_path = format!("/accounts/{appid}/conversations/{openid}");
+    let before = api.call(Method::GET, &conversation_path, None).await;
+    assert_eq!(before["remaining"], 5, "{before}");
+    assert!(server.terminate().success());
+
+    let again = spawn_with(
+        &data,
+        &["--log-format", "json"],
+        &[("KEFU_LOG", "warn,kefu=info")],
+    );
+    let api = Api::new(&again.base);
+    assert_eq!(
+        api.call(Method::GET, &conversation_path, None).await,
+        before
+    );
+    let user = api
+        .call(Method::GET, &format!("/users/{user_id}"), None)
+        .await;
+    assert_eq!(user["nickname"], "Ann", "{user}");
+    let stderr_path = again.stderr_path.clone();
+    assert!(again.terminate().success());
+    let logs = std::fs::read_to_string(stderr_path).unwrap();
+    let loaded: serde_json::Value = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["fields"]["message"] == "data directory loaded")
+        .unwrap_or_else(|| panic!("no start-up line in {logs}"));
+    assert_eq!(loaded["fields"]["replayed_entries"], 0, "{loaded}");
+    assert_eq!(loaded["fields"]["full_repair"], false, "{loaded}");
+}
