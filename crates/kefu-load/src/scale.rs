@@ -9,7 +9,8 @@
 //! after sends that redb holds without a checkpoint. Each start's line says how long the store
 //! and the world took, and whether redb had to walk its whole file (a kill after a commit redb
 //! made without a checkpoint); measured, it is the first kill that leaves redb so, not always
-//! the second.
+//! the second. Last, it times a graceful stop (SIGTERM to exit) of kefu holding them all: a
+//! restart is a stop and a start.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -105,9 +106,10 @@ fn rss(pid: u32) -> anyhow::Result<u64> {
     Ok(kb * 1024)
 }
 
-/// SIGTERM (graceful shutdown), then waits for the process to end.
-fn stop(mut started: Started) -> anyhow::Result<()> {
+/// SIGTERM (graceful shutdown), then waits for the process to end: how long that took.
+fn stop(mut started: Started) -> anyhow::Result<Duration> {
     let child = &mut started.running.child;
+    let t0 = Instant::now();
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()?;
@@ -115,7 +117,7 @@ fn stop(mut started: Started) -> anyhow::Result<()> {
         bail!("kill -TERM failed");
     }
     child.wait()?;
-    Ok(())
+    Ok(t0.elapsed())
 }
 
 /// Three sends to u0 on the kefu at `base`; `then_read` reads u0's inbox after them, which makes
@@ -200,7 +202,8 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
     let between = start(kefu, &data, &[], &client).await?;
     let between_ready = between.ready_after;
     let between_phases = between.phases();
-    stop(between)?;
+    // A restart is a stop and a start: the stop of a kefu holding every conversation.
+    let stopped_in = stop(between)?;
 
     let per = (clean_rss.saturating_sub(empty_rss)) as f64 / conversations as f64;
     let result = json!({
@@ -211,6 +214,7 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
         "ready_after_clean_shutdown_s": clean_ready.as_secs_f64(),
         "ready_after_sigkill_s": killed_ready.as_secs_f64(),
         "ready_after_sigkill_between_checkpoints_s": between_ready.as_secs_f64(),
+        "graceful_stop_s": stopped_in.as_secs_f64(),
         "start_phases": {
             "clean": clean_phases,
             "sigkill": killed_phases,
@@ -239,6 +243,10 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
         format!("{:.3} s", between_ready.as_secs_f64()),
     );
     row("  of which: store, world", split(&between_phases));
+    row(
+        "graceful stop (SIGTERM to exit)",
+        format!("{:.3} s", stopped_in.as_secs_f64()),
+    );
     println!("{result}");
     Ok(())
 }
