@@ -346,7 +346,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     if let Some(conversations) = args.restart {
-        return scale::run(&args.kefu, conversations).await;
+        let result = scale::run(&args.kefu, conversations).await?;
+        return finish(args.out.as_deref(), &result);
     }
     if args.wrk {
         wrk::check_installed()?;
@@ -383,8 +384,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
             )));
         }
     }
-    if let Some(out) = &args.out {
-        std::fs::write(out, serde_json::to_vec_pretty(&result)?)?;
+    finish(args.out.as_deref(), &result)
+}
+
+/// The results as JSON: printed, and written to `--out` when given.
+fn finish(out: Option<&Path>, result: &Value) -> anyhow::Result<()> {
+    if let Some(out) = out {
+        std::fs::write(out, serde_json::to_vec_pretty(result)?)
+            .with_context(|| format!("writing {}", out.display()))?;
     }
     println!("{result}");
     Ok(())

@@ -163,7 +163,8 @@ async fn sends(base: &str, client: &reqwest::Client, then_read: bool) -> anyhow:
     Ok(())
 }
 
-pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
+/// Measures, prints the report, and returns the figures as JSON.
+pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<Value> {
     let client = reqwest::Client::new();
     let empty_dir = tempfile::tempdir()?;
     let empty = start(kefu, empty_dir.path(), &[], &client).await?;
@@ -247,8 +248,7 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<()> {
         "graceful stop (SIGTERM to exit)",
         format!("{:.3} s", stopped_in.as_secs_f64()),
     );
-    println!("{result}");
-    Ok(())
+    Ok(result)
 }
 
 /// `store 0.012 s, world 2.345 s` (with `, redb walked its file` when the store's open had to
