@@ -105,6 +105,16 @@ impl Server {
     }
 }
 
+/// A test that fails before `terminate` or `kill` must not leave its kefu running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A small async client for kefu's admin API.
 pub struct Api {
     pub base: String,
