@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::support::{ADMIN, Api, spawn};
+use crate::support::{ADMIN, Api, Server, spawn};
 
 const SEED: &str = r#"
 [[accounts]]
@@ -120,6 +120,12 @@ async fn the_demo_prints_working_credentials() {
         .strip_prefix("kefu listening on ")
         .unwrap()
         .to_owned();
+    // Killed when dropped, should an assertion below fail; its stderr is discarded.
+    let server = Server {
+        child,
+        base: base.clone(),
+        stderr_path: Default::default(),
+    };
     let token_url = printed
         .iter()
         .find_map(|l| l.trim().strip_prefix("token: "))
@@ -145,6 +151,5 @@ async fn the_demo_prints_working_credentials() {
             .any(|l| l.starts_with("demo user u_demo_alice (Alice): follows ")),
         "{printed:?}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    server.kill();
 }
