@@ -131,14 +131,11 @@ pub struct ConversationTable {
 impl ConversationTable {
     /// The conversation of `openid` on `appid`.
     pub fn get(&self, appid: &str, openid: &str) -> Option<&Entry<Conversation>> {
-        let row = &self.rows[self.row_of(openid)?];
-        (self.appid(row) == appid).then_some(())?;
-        row.conversation.as_ref()
+        self.rows[self.row_on(appid, openid)?].conversation.as_ref()
     }
 
     pub fn get_mut(&mut self, appid: &str, openid: &str) -> Option<&mut Entry<Conversation>> {
-        let at = self.row_of(openid)?;
-        (self.appid(&self.rows[at]) == appid).then_some(())?;
+        let at = self.row_on(appid, openid)?;
         self.rows[at].conversation.as_mut()
     }
 
@@ -172,18 +169,10 @@ impl ConversationTable {
     /// meeting the user). An openid already in the table for `appid` keeps its conversation
     /// and takes the user; one issued for another account is left alone and `false` returned.
     pub fn issue(&mut self, openid: &str, appid: &str, user_id: &str) -> bool {
-        let account = self.intern(appid);
-        match self.row_of(openid) {
-            Some(at) if self.rows[at].account != account => return false,
-            Some(at) => self.rows[at].user_id = user_id.into(),
-            None => self.push(Row {
-                openid: OpenidKey::new(openid),
-                account,
-                user_id: user_id.into(),
-                conversation: None,
-                follow: None,
-            }),
-        }
+        let Some(at) = self.row_for(appid, openid) else {
+            return false;
+        };
+        self.rows[at].user_id = user_id.into();
         true
     }
 
@@ -206,9 +195,12 @@ impl ConversationTable {
 
     /// How `openid` last followed `appid`.
     pub fn follow(&self, appid: &str, openid: &str) -> Option<&FollowRecord> {
-        let row = &self.rows[self.row_of(openid)?];
-        (self.appid(row) == appid).then_some(())?;
-        Some(&row.follow.as_ref()?.value)
+        Some(
+            &self.rows[self.row_on(appid, openid)?]
+                .follow
+                .as_ref()?
+                .value,
+        )
     }
 
     /// Records that `openid` now follows `appid`, at `now`, through the QR code of `scene` if
@@ -299,16 +291,20 @@ impl ConversationTable {
         removed
     }
 
-    /// The conversations on `appid`, by openid, in no particular order.
+    /// The conversations on `appid`, by openid, with how each followed, in no particular order.
     pub fn of_account<'a>(
         &'a self,
         appid: &str,
-    ) -> impl Iterator<Item = (&'a str, &'a Entry<Conversation>)> + 'a {
+    ) -> impl Iterator<Item = (&'a str, &'a Entry<Conversation>, Option<&'a FollowRecord>)> + 'a
+    {
         let account = self.accounts.get(appid).copied();
         self.rows
             .iter()
             .filter(move |row| Some(row.account) == account)
-            .filter_map(|row| Some((row.openid.as_str(), row.conversation.as_ref()?)))
+            .filter_map(|row| {
+                let follow = row.follow.as_ref().map(|f| &f.value);
+                Some((row.openid.as_str(), row.conversation.as_ref()?, follow))
+            })
     }
 
     /// Every conversation, on every account.
@@ -349,6 +345,12 @@ impl ConversationTable {
                 Some(self.rows.len() - 1)
             }
         }
+    }
+
+    /// The row of `openid` if it was issued on `appid`.
+    fn row_on(&self, appid: &str, openid: &str) -> Option<usize> {
+        let at = self.row_of(openid)?;
+        (self.appid(&self.rows[at]) == appid).then_some(at)
     }
 
     fn row_of(&self, openid: &str) -> Option<usize> {
@@ -502,7 +504,7 @@ mod tests {
             let gone = *openid == long[3] || *openid == short[4];
             assert_eq!(t.get(A, openid).is_none(), gone, "{openid}");
         }
-        let mut listed: Vec<&str> = t.of_account(A).map(|(openid, _)| openid).collect();
+        let mut listed: Vec<&str> = t.of_account(A).map(|(openid, _, _)| openid).collect();
         listed.sort_unstable();
         let mut expected: Vec<&str> = long
             .iter()

@@ -135,14 +135,8 @@ impl World {
         let mut followers: Vec<(u64, &str)> = self
             .conversations
             .of_account(appid)
-            .filter(|(_, c)| c.value.following())
-            .map(|(openid, _)| {
-                let seq = self
-                    .conversations
-                    .follow(appid, openid)
-                    .map_or(0, |f| f.seq);
-                (seq, openid)
-            })
+            .filter(|(_, c, _)| c.value.following())
+            .map(|(openid, _, follow)| (follow.map_or(0, |f| f.seq), openid))
             .collect();
         followers.sort_unstable();
         followers.into_iter().map(|(_, openid)| openid).collect()
