@@ -401,22 +401,7 @@ fn seed_follow(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, follow: &SeedFollo
         .map(str::to_owned);
     let openid = match existing {
         Some(openid) => openid,
-        None => {
-            let openid = follow.openid.clone().unwrap_or_else(|| {
-                loop {
-                    let candidate = ids::openid();
-                    if !world.conversations.is_issued(&candidate) {
-                        break candidate;
-                    }
-                }
-            });
-            world.conversations.issue(&openid, appid, &follow.user_id);
-            if let Some(user) = world.users.get_mut(&follow.user_id) {
-                user.value.openids.insert(appid.to_owned(), openid.clone());
-                tx.save(Key::User(follow.user_id.clone()), user);
-            }
-            openid
-        }
+        None => world.first_contact(tx, &follow.user_id, appid, follow.openid.clone()),
     };
     if world
         .conversation(appid, &openid)

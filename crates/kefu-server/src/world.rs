@@ -195,6 +195,31 @@ impl World {
     pub fn owner_of(&self, openid: &str) -> Option<Owner<'_>> {
         self.conversations.owner(openid)
     }
+
+    /// The user's first contact with an account: `openid` (a seed's own) or a new one, issued
+    /// and recorded on the user.
+    pub fn first_contact(
+        &mut self,
+        tx: &mut Tx,
+        user_id: &str,
+        appid: &str,
+        openid: Option<String>,
+    ) -> String {
+        let openid = openid.unwrap_or_else(|| {
+            loop {
+                let candidate = crate::ids::openid();
+                if !self.conversations.is_issued(&candidate) {
+                    break candidate;
+                }
+            }
+        });
+        self.conversations.issue(&openid, appid, user_id);
+        if let Some(user) = self.users.get_mut(user_id) {
+            user.value.openids.insert(appid.to_owned(), openid.clone());
+            tx.save(Key::User(user_id.to_owned()), user);
+        }
+        openid
+    }
 }
 
 /// The records that persist themselves through [`Tx::save`].

@@ -17,7 +17,6 @@ use crate::app::{App, Ctx};
 use crate::body::api_json;
 use crate::conversations::ConversationTable;
 use crate::error::ApiError;
-use crate::ids;
 use crate::push::{self, Pushed};
 use crate::shadow::Event as ShadowEvent;
 use crate::timefmt::rfc3339;
@@ -167,7 +166,7 @@ fn decide(
 
     let openid = match openid {
         Some(openid) => openid,
-        None => first_contact(world, tx, user_id, appid),
+        None => world.first_contact(tx, user_id, appid, None),
     };
     let before = world.shadow_before(ctx, ruleset, appid, &openid);
     let conversation = conversation_of(&mut world.conversations, appid, &openid)?;
@@ -232,22 +231,6 @@ fn decide(
         },
     });
     Ok((answer, pushed))
-}
-
-/// The user's first contact with an account: a new openid, recorded on the user.
-pub(super) fn first_contact(world: &mut World, tx: &mut Tx, user_id: &str, appid: &str) -> String {
-    let openid = loop {
-        let candidate = ids::openid();
-        if !world.conversations.is_issued(&candidate) {
-            break candidate;
-        }
-    };
-    world.conversations.issue(&openid, appid, user_id);
-    if let Some(user) = world.users.get_mut(user_id) {
-        user.value.openids.insert(appid.to_owned(), openid.clone());
-        tx.save(Key::User(user_id.to_owned()), user);
-    }
-    openid
 }
 
 /// The conversation of `openid` on `appid`, new if there is none yet.

@@ -13,7 +13,7 @@ use kefu_wechat::PushKind;
 use kefu_wechat::menu::ButtonType;
 use serde_json::{Map, Value, json};
 
-use super::actions::{conversation_of, first_contact, invalid};
+use super::actions::{conversation_of, invalid};
 use crate::app::{App, Ctx};
 use crate::cgi::stored_menu;
 use crate::error::ApiError;
@@ -297,7 +297,7 @@ pub fn qr_scan(
         .and_then(|u| u.value.openids.get(appid))
     {
         Some(openid) => openid.to_owned(),
-        None => first_contact(world, tx, user_id, appid),
+        None => world.first_contact(tx, user_id, appid, None),
     };
     let before = world.shadow_before(ctx, ruleset, appid, &openid);
     let conversation = conversation_of(&mut world.conversations, appid, &openid)?;
