@@ -29,29 +29,7 @@ async fn acknowledged_sends_survive_sigkill() {
     let appid = account["appid"].as_str().unwrap().to_owned();
     let mut people = vec![];
     for n in 0..USERS {
-        let user = api
-            .call(
-                Method::POST,
-                "/users",
-                Some(json!({"nickname": format!("u{n}")})),
-            )
-            .await;
-        let user_id = user["user_id"].as_str().unwrap().to_owned();
-        let actions = format!("/users/{user_id}/actions");
-        let follow = api
-            .call(
-                Method::POST,
-                &actions,
-                Some(json!({"appid": appid, "type": "follow"})),
-            )
-            .await;
-        api.call(
-            Method::POST,
-            &actions,
-            Some(json!({"appid": appid, "type": "message", "msgtype": "text", "content": "hi"})),
-        )
-        .await;
-        people.push((user_id, follow["openid"].as_str().unwrap().to_owned()));
+        people.push(api.messaging_follower(&appid, &format!("u{n}")).await);
     }
     let token = api.token(&account).await;
 

@@ -97,25 +97,7 @@ async fn sigterm_leaves_everything_on_disk_and_nothing_to_repair() {
         .call(Method::POST, "/accounts", Some(json!({"name": "Shop"})))
         .await;
     let appid = account["appid"].as_str().unwrap().to_owned();
-    let user = api
-        .call(Method::POST, "/users", Some(json!({"nickname": "Ann"})))
-        .await;
-    let user_id = user["user_id"].as_str().unwrap().to_owned();
-    let actions = format!("/users/{user_id}/actions");
-    let follow = api
-        .call(
-            Method::POST,
-            &actions,
-            Some(json!({"appid": appid, "type": "follow"})),
-        )
-        .await;
-    let openid = follow["openid"].as_str().unwrap().to_owned();
-    api.call(
-        Method::POST,
-        &actions,
-        Some(json!({"appid": appid, "type": "message", "msgtype": "text", "content": "hi"})),
-    )
-    .await;
+    let (user_id, openid) = api.messaging_follower(&appid, "Ann").await;
     let conversation_path = format!("/accounts/{appid}/conversations/{openid}");
     let before = api.call(Method::GET, &conversation_path, None).await;
     assert_eq!(before["remaining"], 5, "{before}");

@@ -129,6 +129,34 @@ impl Api {
         }
     }
 
+    /// A new user who follows `appid` and sends it a message (a 48-hour window of 5 sends):
+    /// `(user_id, openid)`.
+    pub async fn messaging_follower(&self, appid: &str, nickname: &str) -> (String, String) {
+        let user = self
+            .call(
+                reqwest::Method::POST,
+                "/users",
+                Some(serde_json::json!({"nickname": nickname})),
+            )
+            .await;
+        let user_id = user["user_id"].as_str().unwrap().to_owned();
+        let actions = format!("/users/{user_id}/actions");
+        let follow = self
+            .call(
+                reqwest::Method::POST,
+                &actions,
+                Some(serde_json::json!({"appid": appid, "type": "follow"})),
+            )
+            .await;
+        self.call(
+            reqwest::Method::POST,
+            &actions,
+            Some(serde_json::json!({"appid": appid, "type": "message", "msgtype": "text", "content": "hi"})),
+        )
+        .await;
+        (user_id, follow["openid"].as_str().unwrap().to_owned())
+    }
+
     /// A fresh access token for `account` (as `POST /api/v1/accounts` answered it).
     pub async fn token(&self, account: &Value) -> String {
         let answer: Value = self
