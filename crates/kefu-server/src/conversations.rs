@@ -17,6 +17,7 @@ use hashbrown::HashTable;
 use kefu_policy::Conversation;
 use kefu_store::{FollowRecord, Key, QrSceneValue};
 
+use crate::users::UserRef;
 use crate::world::{Entry, Map, Tx};
 
 /// An account's place among the table's interned appids: rows name their account in 4 bytes.
@@ -59,8 +60,9 @@ impl OpenidKey {
 struct Row {
     openid: OpenidKey,
     account: AccountId,
-    /// Empty while recovery has met the conversation but not yet the user holding the openid.
-    user_id: Box<str>,
+    /// `UserRef::NONE` while recovery has met the conversation but not yet the user holding
+    /// the openid.
+    user: UserRef,
     /// None until the user's first follow or message (the openid is issued just before).
     conversation: Option<Entry<Conversation>>,
     /// The latest follow: when, and through which QR code. Boxed: rows of users who never
@@ -68,18 +70,11 @@ struct Row {
     follow: Option<Box<Entry<FollowRecord>>>,
 }
 
-/// Who an openid belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Owner<'a> {
-    pub appid: &'a str,
-    pub user_id: &'a str,
-}
-
 /// A row taken out of the table ([`ConversationTable::remove`]).
 #[derive(Debug)]
 pub struct Removed {
     pub openid: String,
-    pub user_id: String,
+    pub user: UserRef,
     pub conversation: Option<Entry<Conversation>>,
     pub follow: Option<Box<Entry<FollowRecord>>>,
 }
@@ -108,7 +103,7 @@ impl From<Row> for Removed {
     fn from(row: Row) -> Removed {
         Removed {
             openid: row.openid.as_str().to_owned(),
-            user_id: row.user_id.into(),
+            user: row.user,
             conversation: row.conversation,
             follow: row.follow,
         }
@@ -153,26 +148,23 @@ impl ConversationTable {
     }
 
     /// The account and user `openid` was issued for.
-    pub fn owner(&self, openid: &str) -> Option<Owner<'_>> {
+    pub fn owner(&self, openid: &str) -> Option<(&str, UserRef)> {
         let row = &self.rows[self.row_of(openid)?];
-        Some(Owner {
-            appid: self.appid(row),
-            user_id: &row.user_id,
-        })
+        Some((self.appid(row), row.user))
     }
 
     pub fn is_issued(&self, openid: &str) -> bool {
         self.row_of(openid).is_some()
     }
 
-    /// Records that `openid` was issued for `user_id` on `appid` (a first contact, or recovery
+    /// Records that `openid` was issued for `user` on `appid` (a first contact, or recovery
     /// meeting the user). An openid already in the table for `appid` keeps its conversation
     /// and takes the user; one issued for another account is left alone and `false` returned.
-    pub fn issue(&mut self, openid: &str, appid: &str, user_id: &str) -> bool {
+    pub fn issue(&mut self, openid: &str, appid: &str, user: UserRef) -> bool {
         let Some(at) = self.row_for(appid, openid) else {
             return false;
         };
-        self.rows[at].user_id = user_id.into();
+        self.rows[at].user = user;
         true
     }
 
@@ -338,7 +330,7 @@ impl ConversationTable {
                 self.push(Row {
                     openid: OpenidKey::new(openid),
                     account,
-                    user_id: Box::default(),
+                    user: UserRef::NONE,
                     conversation: None,
                     follow: None,
                 });
@@ -416,7 +408,7 @@ mod tests {
         let mut t = ConversationTable::default();
         for i in 0..rows {
             let appid = if i % 2 == 0 { A } else { B };
-            t.issue(&format!("o{i}"), appid, &format!("u{i}"));
+            t.issue(&format!("o{i}"), appid, UserRef::at(i as u32));
             t.get_or_new(appid, &format!("o{i}"));
         }
         t
@@ -429,20 +421,14 @@ mod tests {
         assert!(t.get(B, "o0").is_none(), "o0 was issued on A");
         assert!(t.get_or_new(B, "o0").is_none());
         assert!(t.get_mut(B, "o0").is_none());
-        assert_eq!(
-            t.owner("o1"),
-            Some(Owner {
-                appid: B,
-                user_id: "u1"
-            })
-        );
+        assert_eq!(t.owner("o1"), Some((B, UserRef::at(1))));
         assert_eq!(t.owner("o9"), None);
     }
 
     #[test]
     fn an_issued_openid_has_no_conversation_until_asked() {
         let mut t = ConversationTable::default();
-        t.issue("o1", A, "u1");
+        t.issue("o1", A, UserRef::at(1));
         assert!(t.is_issued("o1"));
         assert!(t.get(A, "o1").is_none());
         assert_eq!(t.len(), 0);
@@ -462,8 +448,8 @@ mod tests {
             assert_eq!(found, i % 3 != 0, "o{i}");
             if i % 3 != 0 {
                 assert_eq!(
-                    t.owner(&format!("o{i}")).map(|o| o.user_id),
-                    Some(&*format!("u{i}"))
+                    t.owner(&format!("o{i}")).map(|(_, user)| user),
+                    Some(UserRef::at(i))
                 );
             }
         }
@@ -485,8 +471,8 @@ mod tests {
             assert!(t.get(B, &format!("o{i}")).is_some());
         }
         // The appid can come back.
-        t.issue("o20", A, "u20");
-        assert_eq!(t.owner("o20").map(|o| o.appid), Some(A));
+        t.issue("o20", A, UserRef::at(20));
+        assert_eq!(t.owner("o20").map(|(appid, _)| appid), Some(A));
     }
 
     #[test]
@@ -495,7 +481,7 @@ mod tests {
         let long: Vec<String> = (0..20).map(|i| format!("o{i:027}")).collect();
         let short: Vec<String> = (0..20).map(|i| format!("o{i}")).collect();
         for openid in long.iter().chain(&short) {
-            t.issue(openid, A, &format!("u-{openid}"));
+            t.issue(openid, A, UserRef::at(1));
             t.get_or_new(A, openid);
         }
         t.remove(&long[3]);
@@ -545,14 +531,14 @@ mod tests {
             version: 7,
         };
         t.restore(A, "o1", stored.clone()).unwrap();
-        assert_eq!(t.owner("o1").map(|o| o.user_id), Some(""));
-        t.issue("o1", A, "u1");
-        assert_eq!(t.owner("o1").map(|o| o.user_id), Some("u1"));
+        assert_eq!(t.owner("o1"), Some((A, UserRef::NONE)));
+        t.issue("o1", A, UserRef::at(1));
+        assert_eq!(t.owner("o1"), Some((A, UserRef::at(1))));
         assert_eq!(t.get(A, "o1").map(|c| c.version), Some(7));
-        assert!(!t.issue("o1", B, "u9"), "o1 is A's");
-        assert_eq!(t.owner("o1").map(|o| o.user_id), Some("u1"));
+        assert!(!t.issue("o1", B, UserRef::at(9)), "o1 is A's");
+        assert_eq!(t.owner("o1"), Some((A, UserRef::at(1))));
         // The other order.
-        t.issue("o2", A, "u2");
+        t.issue("o2", A, UserRef::at(2));
         t.restore(A, "o2", stored.clone()).unwrap();
         assert_eq!(t.get(A, "o2").map(|c| c.version), Some(7));
         assert_eq!(t.len(), 2);
@@ -566,7 +552,7 @@ mod tests {
             version: 8,
         };
         t.restore_follow(A, "o3", follow.clone()).unwrap();
-        t.issue("o3", A, "u3");
+        t.issue("o3", A, UserRef::at(3));
         assert_eq!(t.follow(A, "o3").map(|f| f.seq), Some(3));
         assert_eq!(t.len(), 2, "a follow alone is no conversation");
         // An openid of another account is refused.
@@ -619,20 +605,21 @@ mod tests {
             fn the_table_holds_what_a_map_would(ops in proptest::collection::vec(op(), 1..80)) {
                 let mut table = ConversationTable::default();
                 // openid → (account, user, has a conversation)
-                let mut model: HashMap<String, (usize, String, bool)> = HashMap::new();
+                let mut model: HashMap<String, (usize, UserRef, bool)> = HashMap::new();
                 for op in ops {
                     match op {
                         Op::Issue(o, a, u) => {
-                            let issued = table.issue(&openid(o), APPIDS[a], &format!("u{u}"));
+                            let user = UserRef::at(u as u32);
+                            let issued = table.issue(&openid(o), APPIDS[a], user);
                             match model.get_mut(&openid(o)) {
                                 Some(row) if row.0 != a => prop_assert!(!issued),
                                 Some(row) => {
                                     prop_assert!(issued);
-                                    row.1 = format!("u{u}");
+                                    row.1 = user;
                                 }
                                 None => {
                                     prop_assert!(issued);
-                                    model.insert(openid(o), (a, format!("u{u}"), false));
+                                    model.insert(openid(o), (a, user, false));
                                 }
                             }
                         }
@@ -646,7 +633,7 @@ mod tests {
                                 }
                                 None => {
                                     prop_assert!(made);
-                                    model.insert(openid(o), (a, String::new(), true));
+                                    model.insert(openid(o), (a, UserRef::NONE, true));
                                 }
                             }
                         }
@@ -654,7 +641,7 @@ mod tests {
                             let removed = table.remove(&openid(o));
                             let expected = model.remove(&openid(o));
                             prop_assert_eq!(
-                                removed.map(|r| (r.user_id, r.conversation.is_some())),
+                                removed.map(|r| (r.user, r.conversation.is_some())),
                                 expected.map(|(_, u, c)| (u, c))
                             );
                         }
@@ -675,10 +662,9 @@ mod tests {
                     for o in 0..24 {
                         let openid = openid(o);
                         let want = model.get(&openid);
-                        let owner = table.owner(&openid);
                         prop_assert_eq!(
-                            owner.map(|w| (w.appid.to_owned(), w.user_id.to_owned())),
-                            want.map(|(a, u, _)| (APPIDS[*a].to_owned(), u.clone()))
+                            table.owner(&openid),
+                            want.map(|(a, u, _)| (APPIDS[*a], *u))
                         );
                         for (a, appid) in APPIDS.iter().enumerate() {
                             let has = want.is_some_and(|row| row.0 == a && row.2);

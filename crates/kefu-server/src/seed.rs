@@ -229,10 +229,7 @@ fn check(world: &World, seed: &Seed) -> Result<(), SeedError> {
         {
             return Err(invalid(what, "no such account in the seed or the store"));
         }
-        let existing = world
-            .users
-            .get(&follow.user_id)
-            .and_then(|u| u.value.openids.get(&follow.appid));
+        let existing = world.users.openid(&follow.user_id, &follow.appid);
         if let Some(wanted) = &follow.openid {
             let shaped = wanted.len() == 28
                 && wanted.starts_with('o')
@@ -341,10 +338,11 @@ fn apply_checked(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, seed: &Seed) -> 
         });
     }
     for seeded in &seed.users {
-        match world.users.get_mut(&seeded.user_id) {
-            Some(user) if user.value.nickname != seeded.nickname => {
+        match world.users.get(&seeded.user_id) {
+            Some(mut user) if user.value.nickname != seeded.nickname => {
                 user.value.nickname = seeded.nickname.clone();
-                tx.save(Key::User(seeded.user_id.clone()), user);
+                tx.save(Key::User(seeded.user_id.clone()), &mut user);
+                world.users.insert(&user);
             }
             Some(_) => {}
             None => {
@@ -356,7 +354,7 @@ fn apply_checked(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, seed: &Seed) -> 
                     openids: Default::default(),
                 });
                 tx.save(Key::User(seeded.user_id.clone()), &mut entry);
-                world.users.insert(entry);
+                world.users.insert(&entry);
             }
         }
     }
@@ -396,8 +394,7 @@ fn seed_follow(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, follow: &SeedFollo
     let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
     let existing = world
         .users
-        .get(&follow.user_id)
-        .and_then(|u| u.value.openids.get(appid))
+        .openid(&follow.user_id, appid)
         .map(str::to_owned);
     let openid = match existing {
         Some(openid) => openid,

@@ -1,82 +1,218 @@
 //! The users, by user id.
 //!
-//! A hash table of boxed records, hashed by the record's own `user_id`: a map keyed by a copy of
-//! the id would spend a `String` and a heap block on each user for the key alone, in slots
-//! as wide as the key and the pointer together (at a million users, about 60 bytes each).
-//! A user's id never changes once made, which is what keeps a record findable under its hash.
+//! A world holds one user per follower, so each is packed into one heap block ([`Packed`]):
+//! its version, creation instant and sequence number, then its id, its nickname and its openids
+//! as length-prefixed strings. A `UserRecord` held as it is takes four blocks (the record, the
+//! id, the nickname, the openids), about 190 bytes a user; packed, one of about 110. Users are
+//! unpacked into a `UserRecord` when read: no send reads one.
+//!
+//! Users sit in slots addressed by a [`UserRef`], so a conversation row names its user in
+//! 4 bytes rather than by a copy of the id; the index by id is a hash table of slot numbers,
+//! hashed by the id inside each slot. A removed user's slot stays empty, so a `UserRef` never
+//! comes to mean another user; a restart gives the slots out afresh.
 
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
-use kefu_store::UserRecord;
+use kefu_store::packed::{push_str, take_str};
+use kefu_store::{OpenidPairs, UserRecord};
 
 use crate::world::Entry;
 
+/// A user's slot in the [`UserTable`]; stays valid (and never names another user) for the
+/// table's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserRef(u32);
+
+impl UserRef {
+    /// No user: a row recovery has met before the user holding its openid.
+    pub const NONE: UserRef = UserRef(u32::MAX);
+
+    #[cfg(test)]
+    pub fn at(slot: u32) -> UserRef {
+        UserRef(slot)
+    }
+}
+
+/// One user in one heap block: version, `created_at` and `seq` (8 bytes each), then
+/// `user_id`, `nickname` and the openids' own packed block.
+struct Packed(Box<[u8]>);
+
+const HEADER: usize = 24;
+
+impl Packed {
+    fn new(user: &Entry<UserRecord>) -> Packed {
+        let u = &user.value;
+        let openids = u.openids.as_packed();
+        let mut out =
+            Vec::with_capacity(HEADER + 8 + u.user_id.len() + u.nickname.len() + openids.len());
+        out.extend_from_slice(&user.version.to_le_bytes());
+        out.extend_from_slice(&u.created_at.to_le_bytes());
+        out.extend_from_slice(&u.seq.to_le_bytes());
+        push_str(&mut out, &u.user_id);
+        push_str(&mut out, &u.nickname);
+        out.extend_from_slice(openids);
+        Packed(out.into_boxed_slice())
+    }
+
+    fn word(&self, at: usize) -> [u8; 8] {
+        self.0
+            .get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .unwrap_or_default()
+    }
+
+    /// The id, the nickname, and what follows them (the openids).
+    fn strings(&self) -> (&str, &str, &[u8]) {
+        let mut rest = self.0.get(HEADER..).unwrap_or_default();
+        let user_id = take_str(&mut rest).unwrap_or_default();
+        let nickname = take_str(&mut rest).unwrap_or_default();
+        (user_id, nickname, rest)
+    }
+
+    fn user_id(&self) -> &str {
+        self.strings().0
+    }
+
+    fn openid(&self, appid: &str) -> Option<&str> {
+        OpenidPairs::of_packed(self.strings().2)
+            .find(|(a, _)| *a == appid)
+            .map(|(_, openid)| openid)
+    }
+
+    fn unpack(&self) -> Entry<UserRecord> {
+        let (user_id, nickname, openids) = self.strings();
+        Entry {
+            value: UserRecord {
+                user_id: user_id.to_owned(),
+                nickname: nickname.to_owned(),
+                created_at: i64::from_le_bytes(self.word(8)),
+                seq: u64::from_le_bytes(self.word(16)),
+                openids: kefu_store::Openids::from_packed(openids),
+            },
+            version: u64::from_le_bytes(self.word(0)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Packed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.unpack().fmt(f)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct UserTable {
-    users: HashTable<Box<Entry<UserRecord>>>,
+    /// By `UserRef`; `None` once removed.
+    slots: Vec<Option<Packed>>,
+    /// Slot numbers, hashed by the id of the user in the slot.
+    index: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
 }
 
 impl UserTable {
-    pub fn get(&self, user_id: &str) -> Option<&Entry<UserRecord>> {
-        let hash = self.hasher.hash_one(user_id);
-        self.users
-            .find(hash, |u| u.value.user_id == user_id)
-            .map(|u| &**u)
+    /// The user of `user_id`, unpacked.
+    pub fn get(&self, user_id: &str) -> Option<Entry<UserRecord>> {
+        self.at(self.find(user_id)?)
     }
 
-    /// The user to change; its `user_id` must stay as it is.
-    pub fn get_mut(&mut self, user_id: &str) -> Option<&mut Entry<UserRecord>> {
+    /// The user in `user`'s slot, unpacked.
+    pub fn at(&self, user: UserRef) -> Option<Entry<UserRecord>> {
+        Some(self.packed(user)?.unpack())
+    }
+
+    pub fn find(&self, user_id: &str) -> Option<UserRef> {
         let hash = self.hasher.hash_one(user_id);
-        self.users
-            .find_mut(hash, |u| u.value.user_id == user_id)
-            .map(|u| &mut **u)
+        self.index
+            .find(hash, |&slot| self.id_in(slot) == user_id)
+            .map(|&slot| UserRef(slot))
+    }
+
+    /// The id of the user in `user`'s slot, without unpacking the rest.
+    pub fn user_id(&self, user: UserRef) -> Option<&str> {
+        Some(self.packed(user)?.user_id())
+    }
+
+    /// The user's openid on `appid`, without unpacking the rest.
+    pub fn openid(&self, user_id: &str, appid: &str) -> Option<&str> {
+        self.packed(self.find(user_id)?)?.openid(appid)
     }
 
     pub fn contains_key(&self, user_id: &str) -> bool {
-        self.get(user_id).is_some()
+        self.find(user_id).is_some()
     }
 
-    /// Puts `user` under its id, replacing the user of that id if there is one.
-    pub fn insert(&mut self, user: Entry<UserRecord>) {
-        let hasher = &self.hasher;
-        let hash = hasher.hash_one(&user.value.user_id);
-        match self.users.entry(
-            hash,
-            |u| u.value.user_id == user.value.user_id,
-            |u| hasher.hash_one(&u.value.user_id),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut found) => **found.get_mut() = user,
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(Box::new(user));
-            }
+    /// Puts `user` under its id, replacing the user of that id (in the same slot) if there
+    /// is one.
+    pub fn insert(&mut self, user: &Entry<UserRecord>) -> UserRef {
+        let packed = Packed::new(user);
+        if let Some(found) = self.find(&user.value.user_id) {
+            self.slots[found.0 as usize] = Some(packed);
+            return found;
         }
+        let slot = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        let hash = self.hasher.hash_one(&user.value.user_id);
+        self.slots.push(Some(packed));
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .insert_unique(hash, slot, |&s| hasher.hash_one(Self::id_of(slots, s)));
+        UserRef(slot)
     }
 
     pub fn remove(&mut self, user_id: &str) -> Option<Entry<UserRecord>> {
         let hash = self.hasher.hash_one(user_id);
+        let slots = &self.slots;
         let found = self
-            .users
-            .find_entry(hash, |u| u.value.user_id == user_id)
+            .index
+            .find_entry(hash, |&s| Self::id_of(slots, s) == user_id)
             .ok()?;
-        Some(*found.remove().0)
+        let (slot, _) = found.remove();
+        let packed = self.slots.get_mut(slot as usize)?.take()?;
+        Some(packed.unpack())
     }
 
-    /// Every user, in no particular order.
-    pub fn values(&self) -> impl Iterator<Item = &Entry<UserRecord>> {
-        self.users.iter().map(|u| &**u)
+    /// Every user, in the order they were made (`seq`), read without unpacking them.
+    pub fn in_order(&self) -> Vec<UserRef> {
+        let mut users: Vec<(u64, UserRef)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, user)| {
+                let seq = u64::from_le_bytes(user.as_ref()?.word(16));
+                Some((seq, UserRef(u32::try_from(slot).ok()?)))
+            })
+            .collect();
+        users.sort_unstable_by_key(|(seq, _)| *seq);
+        users.into_iter().map(|(_, user)| user).collect()
     }
 
     pub fn len(&self) -> usize {
-        self.users.len()
+        self.index.len()
     }
 
     /// Gives back what growing left unused, once recovery has put every user in.
     pub fn shrink_to_fit(&mut self) {
-        let hasher = &self.hasher;
-        self.users
-            .shrink_to_fit(|u| hasher.hash_one(&u.value.user_id));
+        self.slots.shrink_to_fit();
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .shrink_to_fit(|&s| hasher.hash_one(Self::id_of(slots, s)));
+    }
+
+    fn packed(&self, user: UserRef) -> Option<&Packed> {
+        self.slots.get(user.0 as usize)?.as_ref()
+    }
+
+    fn id_in(&self, slot: u32) -> &str {
+        Self::id_of(&self.slots, slot)
+    }
+
+    /// The id in `slot` of `slots` (the index's hasher borrows the slots alone).
+    fn id_of(slots: &[Option<Packed>], slot: u32) -> &str {
+        slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .map(Packed::user_id)
+            .unwrap_or_default()
     }
 }
 
@@ -85,33 +221,64 @@ mod tests {
     use super::*;
 
     fn user(id: &str, nickname: &str) -> Entry<UserRecord> {
-        Entry::new(UserRecord {
-            user_id: id.into(),
-            nickname: nickname.into(),
-            created_at: 0,
-            seq: 0,
+        Entry {
+            value: UserRecord {
+                user_id: id.into(),
+                nickname: nickname.into(),
+                created_at: -5,
+                // Made in another order than their slots'.
+                seq: 100_000 - id.bytes().map(u64::from).sum::<u64>(),
+                openids: [("wx00000000000000aa".to_owned(), format!("o-{id}"))]
+                    .into_iter()
+                    .collect(),
+            },
+            version: 3,
+        }
+    }
+
+    #[test]
+    fn a_user_comes_back_as_it_went_in() {
+        let mut users = UserTable::default();
+        let mut u = user("u_0123456789abcdef", "微信用户 Ada");
+        u.value
+            .openids
+            .insert("wx00000000000000bb".into(), "o2".into());
+        let at = users.insert(&u);
+        let back = users.get("u_0123456789abcdef").unwrap();
+        assert_eq!(back.value, u.value);
+        assert_eq!(back.version, 3);
+        assert_eq!(users.user_id(at), Some("u_0123456789abcdef"));
+        assert_eq!(
+            users.openid("u_0123456789abcdef", "wx00000000000000bb"),
+            Some("o2")
+        );
+        assert_eq!(
+            users.openid("u_0123456789abcdef", "wx00000000000000cc"),
+            None
+        );
+        assert_eq!(users.at(at).map(|e| e.value), Some(u.value));
+        let empty = Entry::new(UserRecord {
+            user_id: "x".into(),
+            nickname: String::new(),
+            created_at: i64::MIN,
+            seq: u64::MAX,
             openids: Default::default(),
-        })
+        });
+        users.insert(&empty);
+        assert_eq!(users.get("x").map(|e| e.value), Some(empty.value));
     }
 
     #[test]
     fn users_are_found_replaced_and_removed_by_id() {
         let mut users = UserTable::default();
-        for i in 0..100 {
-            users.insert(user(&format!("u{i}"), "n"));
-        }
-        users.insert(user("u7", "seven"));
+        let refs: Vec<UserRef> = (0..100)
+            .map(|i| users.insert(&user(&format!("u{i}"), "n")))
+            .collect();
+        assert_eq!(users.insert(&user("u7", "seven")), refs[7], "same slot");
         assert_eq!(users.len(), 100, "u7 replaced, not added");
         assert_eq!(
-            users.get("u7").map(|u| u.value.nickname.as_str()),
-            Some("seven")
-        );
-        if let Some(u) = users.get_mut("u8") {
-            u.value.nickname = "eight".into();
-        }
-        assert_eq!(
-            users.get("u8").map(|u| u.value.nickname.as_str()),
-            Some("eight")
+            users.get("u7").map(|u| u.value.nickname),
+            Some("seven".into())
         );
         assert_eq!(
             users.remove("u9").map(|u| u.value.user_id),
@@ -119,12 +286,23 @@ mod tests {
         );
         assert!(!users.contains_key("u9"));
         assert!(users.remove("u9").is_none());
-        users.shrink_to_fit();
-        assert_eq!(users.values().count(), 99);
-        assert!(
-            (0..100)
-                .filter(|i| *i != 9)
-                .all(|i| users.contains_key(&format!("u{i}")))
+        assert_eq!(
+            users.user_id(refs[9]),
+            None,
+            "a removed user's ref names no one"
         );
+        let new = users.insert(&user("u9", "again"));
+        assert_ne!(new, refs[9], "a slot is never given out twice");
+        assert_eq!(users.user_id(UserRef::NONE), None);
+        users.shrink_to_fit();
+        let in_order = users.in_order();
+        assert_eq!(in_order.len(), 100);
+        assert!(
+            in_order
+                .windows(2)
+                .all(|w| users.at(w[0]).map(|u| u.value.seq) <= users.at(w[1]).map(|u| u.value.seq))
+        );
+        assert!((0..100).all(|i| users.find(&format!("u{i}")).is_some()));
+        assert_eq!(users.user_id(refs[42]), Some("u42"));
     }
 }

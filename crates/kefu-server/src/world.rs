@@ -12,14 +12,22 @@ use kefu_store::{
     StoredRuleSet, TokenSet, TrafficEvent, TrafficRecord, UserRecord, Versioned, Write,
 };
 
-use crate::conversations::{ConversationTable, Owner};
+use crate::conversations::ConversationTable;
 use crate::policy::{Policy, RolloutMeta};
 use crate::push::Outbox;
 use crate::shadow::Shadow;
-use crate::users::UserTable;
+use crate::users::{UserRef, UserTable};
 
 /// The world's maps (the store's fast hash maps).
 pub use kefu_store::Map;
+
+/// Who an openid belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner<'a> {
+    pub appid: &'a str,
+    /// Empty for an openid whose user is missing (damaged data).
+    pub user_id: &'a str,
+}
 
 /// A value with the store version it was read at (0: not stored yet).
 #[derive(Clone, Debug)]
@@ -102,16 +110,15 @@ impl World {
                 self.accounts.insert(appid, Entry { value: a, version });
             }
             (Key::User(user_id), Record::User(u)) => {
-                for (appid, openid) in &u.openids {
-                    if !self.conversations.issue(openid, appid, &user_id) {
+                // Packed on this thread (start-up decodes on a thread of its own, and what a
+                // finished thread allocated keeps its pages).
+                let entry = Entry { value: u, version };
+                let user = self.users.insert(&entry);
+                for (appid, openid) in &entry.value.openids {
+                    if !self.conversations.issue(openid, appid, user) {
                         tracing::warn!(%user_id, %appid, %openid, "ignoring a stored openid: it belongs to another account");
                     }
                 }
-                // A copy made on this thread: start-up decodes on a thread of its own, and
-                // what a finished thread allocated keeps its pages, half of them freed keys
-                // (about 30 bytes a follower).
-                let value = u.clone();
-                self.users.insert(Entry { value, version });
             }
             (Key::Conversation { appid, openid }, Record::Conversation(c)) => {
                 let restored =
@@ -193,7 +200,9 @@ impl World {
 
     /// The account and user an openid was issued for.
     pub fn owner_of(&self, openid: &str) -> Option<Owner<'_>> {
-        self.conversations.owner(openid)
+        let (appid, user) = self.conversations.owner(openid)?;
+        let user_id = self.users.user_id(user).unwrap_or_default();
+        Some(Owner { appid, user_id })
     }
 
     /// The user's first contact with an account: `openid` (a seed's own) or a new one, issued
@@ -213,10 +222,12 @@ impl World {
                 }
             }
         });
-        self.conversations.issue(&openid, appid, user_id);
-        if let Some(user) = self.users.get_mut(user_id) {
+        let user = self.users.find(user_id).unwrap_or(UserRef::NONE);
+        self.conversations.issue(&openid, appid, user);
+        if let Some(mut user) = self.users.at(user) {
             user.value.openids.insert(appid.to_owned(), openid.clone());
-            tx.save(Key::User(user_id.to_owned()), user);
+            tx.save(Key::User(user_id.to_owned()), &mut user);
+            self.users.insert(&user);
         }
         openid
     }

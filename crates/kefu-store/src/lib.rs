@@ -11,6 +11,7 @@
 //! - [`memory`]: a backend in memory, for tests and throwaway servers.
 //! - [`embedded`]: the default durable backend, a redb file under the data directory.
 //! - [`conformance`]: the suite every backend must pass (`store_conformance_suite!`).
+//! - [`packed`]: strings packed into one heap block, for records held by the million.
 //! - [`timings`]: how long a backend's log syncs and checkpoints take, for `/metrics`.
 //!
 //! The store never decides anything: the server decides in memory and hands the store finished
@@ -22,6 +23,7 @@ pub mod conformance;
 pub mod deliveries;
 pub mod embedded;
 pub mod memory;
+pub mod packed;
 pub mod port;
 pub mod records;
 mod records_oa;

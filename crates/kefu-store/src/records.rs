@@ -222,14 +222,20 @@ impl Openids {
     fn pack(pairs: &[(String, String)]) -> Openids {
         let mut packed = Vec::new();
         for (appid, openid) in pairs {
-            for part in [appid, openid] {
-                // A `usize` length over 4 GiB cannot be an appid or an openid.
-                let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
-                packed.extend_from_slice(&len.to_le_bytes());
-                packed.extend_from_slice(part.as_bytes());
-            }
+            crate::packed::push_str(&mut packed, appid);
+            crate::packed::push_str(&mut packed, openid);
         }
         Openids(packed.into_boxed_slice())
+    }
+
+    /// The packed block itself, for a record that packs the openids into a block of its own.
+    pub fn as_packed(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Openids from a block [`Openids::as_packed`] gave.
+    pub fn from_packed(packed: &[u8]) -> Openids {
+        Openids(packed.into())
     }
 }
 
@@ -243,12 +249,13 @@ impl std::fmt::Debug for Openids {
 pub struct OpenidPairs<'a>(&'a [u8]);
 
 impl<'a> OpenidPairs<'a> {
+    /// The pairs of a block [`Openids::as_packed`] gave, read where it lies.
+    pub fn of_packed(packed: &'a [u8]) -> OpenidPairs<'a> {
+        OpenidPairs(packed)
+    }
+
     fn part(&mut self) -> Option<&'a str> {
-        let (len, rest) = self.0.split_first_chunk::<4>()?;
-        let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
-        let (part, rest) = rest.split_at_checked(len)?;
-        self.0 = rest;
-        std::str::from_utf8(part).ok()
+        crate::packed::take_str(&mut self.0)
     }
 }
 

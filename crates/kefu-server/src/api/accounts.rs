@@ -195,9 +195,10 @@ fn forget_account(world: &mut World, tx: &mut Tx, appid: &str) {
     }
     for removed in world.conversations.remove_account(appid) {
         removed.delete(tx, appid);
-        if let Some(user) = world.users.get_mut(&removed.user_id) {
+        if let Some(mut user) = world.users.at(removed.user) {
             user.value.openids.remove(appid);
-            tx.save(Key::User(removed.user_id), user);
+            tx.save(Key::User(user.value.user_id.clone()), &mut user);
+            world.users.insert(&user);
         }
     }
 }

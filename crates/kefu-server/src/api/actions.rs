@@ -125,12 +125,11 @@ fn decide(
     appid: &str,
     action: &Action,
 ) -> Result<(Value, Pushed), ApiError> {
-    let user = world
-        .users
-        .get(user_id)
-        .ok_or_else(|| ApiError::user_not_found(user_id))?;
+    if !world.users.contains_key(user_id) {
+        return Err(ApiError::user_not_found(user_id));
+    }
     let account = crate::api::account(world, appid)?;
-    let openid = user.value.openids.get(appid).map(str::to_owned);
+    let openid = world.users.openid(user_id, appid).map(str::to_owned);
     let following = openid
         .as_ref()
         .and_then(|o| world.conversation(appid, o))

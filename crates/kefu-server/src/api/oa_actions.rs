@@ -291,11 +291,7 @@ pub fn qr_scan(
     }
     let ruleset = ctx.ruleset_for(&account.value, Channel::Api);
 
-    let openid = match world
-        .users
-        .get(user_id)
-        .and_then(|u| u.value.openids.get(appid))
-    {
+    let openid = match world.users.openid(user_id, appid) {
         Some(openid) => openid.to_owned(),
         None => world.first_contact(tx, user_id, appid, None),
     };

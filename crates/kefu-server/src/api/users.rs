@@ -17,6 +17,7 @@ use crate::body::{api_json, typed};
 use crate::error::ApiError;
 use crate::ids;
 use crate::timefmt::rfc3339;
+use crate::users::UserRef;
 use crate::world::Entry;
 
 #[derive(Deserialize)]
@@ -46,7 +47,7 @@ pub async fn create(State(app): State<App>, body: Body) -> Result<Response, ApiE
             let mut entry = Entry::new(user);
             tx.save(Key::User(entry.value.user_id.clone()), &mut entry);
             let shown = render(&entry.value);
-            world.users.insert(entry);
+            world.users.insert(&entry);
             Ok::<_, ApiError>(shown)
         })
         .await?;
@@ -59,12 +60,15 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let page = Page::from_query(&query)?;
     app.read(|world, _| {
-        let mut users: Vec<&UserRecord> = world.users.values().map(|e| &e.value).collect();
-        users.sort_by_key(|u| u.seq);
+        let users = &world.users;
+        let ids: Vec<(UserRef, &str)> = (users.in_order().into_iter())
+            .map(|u| (u, users.user_id(u).unwrap_or_default()))
+            .collect();
         let shown: Vec<Value> = page
-            .apply(users, |u| &u.user_id)
+            .apply(ids, |(_, id)| id)
             .into_iter()
-            .map(render)
+            .filter_map(|(u, _)| users.at(u))
+            .map(|u| render(&u.value))
             .collect();
         Ok(Json(json!({ "users": shown })))
     })

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{ADMIN, start};
+use crate::support::{ADMIN, scene, start};
 
 #[tokio::test]
 async fn every_api_call_needs_the_admin_token() {
@@ -317,5 +317,46 @@ async fn a_conversation_explains_its_allowance() {
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("conversation_not_found"))
+    );
+}
+
+#[tokio::test]
+async fn users_are_listed_in_creation_order_page_by_page_and_come_back_after_a_restart() {
+    let kefu = start().await;
+    let s = scene(&kefu).await;
+    let appid = s.account["appid"].as_str().unwrap();
+    let mut ids = vec![s.user.clone()];
+    for nickname in ["Bob", "Carol", "Dan", "Eve"] {
+        ids.push(kefu.user(nickname).await);
+    }
+    kefu.api_ok(Method::DELETE, &format!("/users/{}", ids[2]), None)
+        .await;
+    ids.remove(2);
+    let listed = |page: &serde_json::Value| -> Vec<String> {
+        let users = page["users"].as_array().unwrap();
+        users
+            .iter()
+            .map(|u| u["user_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = kefu.api_ok(Method::GET, "/users", None).await;
+    assert_eq!(listed(&all), ids, "in creation order, Carol gone");
+    assert_eq!(all["users"][0]["nickname"], "Alice");
+    assert_eq!(all["users"][0]["openids"], json!({ appid: s.openid }));
+    assert_eq!(all["users"][1]["openids"], json!({}));
+    let first = kefu.api_ok(Method::GET, "/users?limit=2", None).await;
+    assert_eq!(listed(&first), ids[..2]);
+    let next = format!("/users?limit=2&after={}", ids[1]);
+    let next = kefu.api_ok(Method::GET, &next, None).await;
+    assert_eq!(listed(&next), ids[2..]);
+
+    let kefu = kefu.restart().await;
+    assert_eq!(kefu.api_ok(Method::GET, "/users", None).await, all);
+    // The openid still leads to Alice: a send lands in her inbox.
+    assert_eq!(kefu.send_text(&s.token, &s.openid, "after").await, 0);
+    let inbox = kefu.inbox(&s.user).await;
+    assert_eq!(
+        inbox.last().map(|m| m["body"].clone()),
+        Some(json!({"content": "after"}))
     );
 }
