@@ -130,6 +130,7 @@ const RESTORE_BATCH: usize = 4096;
 /// thread of its own while this one puts records in place: on two cores a start with millions
 /// of records takes the longer of the two rather than their sum.
 fn restore(store: &Arc<dyn Store>, world: &mut World) -> Result<u64, StoreError> {
+    world.reserve_followers(store.record_count()? / 3);
     let (batches, received) = std::sync::mpsc::sync_channel::<Vec<(Key, Versioned<Record>)>>(4);
     let mut records = 0;
     std::thread::scope(|scope| {

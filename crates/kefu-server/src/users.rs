@@ -138,6 +138,15 @@ impl UserTable {
         self.packed(self.find(user_id)?)?.openid(appid)
     }
 
+    /// Every user's openids, as (user, appid, openid), user after user.
+    pub fn openids(&self) -> impl Iterator<Item = (UserRef, &str, &str)> {
+        self.slots.iter().enumerate().flat_map(|(slot, user)| {
+            let user_ref = UserRef(u32::try_from(slot).unwrap_or(u32::MAX));
+            let pairs = user.as_ref().map(|u| u.strings().2).unwrap_or_default();
+            OpenidPairs::of_packed(pairs).map(move |(appid, openid)| (user_ref, appid, openid))
+        })
+    }
+
     pub fn contains_key(&self, user_id: &str) -> bool {
         self.find(user_id).is_some()
     }
@@ -188,6 +197,14 @@ impl UserTable {
 
     pub fn len(&self) -> usize {
         self.index.len()
+    }
+
+    /// Makes room for `users` more users.
+    pub fn reserve(&mut self, users: usize) {
+        self.slots.reserve(users);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .reserve(users, |&s| hasher.hash_one(Self::id_of(slots, s)));
     }
 
     /// Gives back what growing left unused, once recovery has put every user in.
@@ -274,6 +291,7 @@ mod tests {
         let refs: Vec<UserRef> = (0..100)
             .map(|i| users.insert(&user(&format!("u{i}"), "n")))
             .collect();
+        users.reserve(10_000);
         assert_eq!(users.insert(&user("u7", "seven")), refs[7], "same slot");
         assert_eq!(users.len(), 100, "u7 replaced, not added");
         assert_eq!(

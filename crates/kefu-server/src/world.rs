@@ -97,6 +97,17 @@ impl World {
         }
     }
 
+    /// Makes room for `followers` users and openids before recovery puts them in, so that
+    /// tables do not grow (rehashing every entry, each a row or a user read at random) on the
+    /// way. A follower is three records (user, conversation, follow), so recovery passes a third
+    /// of the store's records: never more than are there in a world of followers, and a world
+    /// of another shape only grows its tables as it would have.
+    pub fn reserve_followers(&mut self, followers: u64) {
+        let followers = usize::try_from(followers).unwrap_or(usize::MAX);
+        self.conversations.reserve(followers);
+        self.users.reserve(followers);
+    }
+
     /// Puts one stored record in its place (recovery).
     pub fn restore(&mut self, key: Key, record: Versioned<Record>) {
         let version = record.version;
@@ -109,16 +120,11 @@ impl World {
             (Key::Account(appid), Record::Account(a)) => {
                 self.accounts.insert(appid, Entry { value: a, version });
             }
-            (Key::User(user_id), Record::User(u)) => {
+            (Key::User(_), Record::User(u)) => {
                 // Packed on this thread (start-up decodes on a thread of its own, and what a
-                // finished thread allocated keeps its pages).
-                let entry = Entry { value: u, version };
-                let user = self.users.insert(&entry);
-                for (appid, openid) in &entry.value.openids {
-                    if !self.conversations.issue(openid, appid, user) {
-                        tracing::warn!(%user_id, %appid, %openid, "ignoring a stored openid: it belongs to another account");
-                    }
-                }
+                // finished thread allocated keeps its pages). Its openids are issued by
+                // `finish_restore`.
+                self.users.insert(&Entry { value: u, version });
             }
             (Key::Conversation { appid, openid }, Record::Conversation(c)) => {
                 let restored =
@@ -163,9 +169,19 @@ impl World {
         }
     }
 
-    /// Puts the recovered rule sets (at their stored ids, which grants refer to) and rollouts
+    /// Issues the recovered users' openids, and puts the recovered rule sets (at their stored ids, which grants refer to) and rollouts
     /// (in creation order) into the policy.
     pub fn finish_restore(&mut self) {
+        // Users' openids last: the embedded store scans users before conversations and
+        // follows, which then make their rows in their own key order and find them again in
+        // that order, one row after the other (`ConversationTable::restore`), rather than each
+        // looking up a row made in user order.
+        for (user, appid, openid) in self.users.openids() {
+            if !self.conversations.issue(openid, appid, user) {
+                let user_id = self.users.user_id(user).unwrap_or_default();
+                tracing::warn!(%user_id, %appid, %openid, "ignoring a stored openid: it belongs to another account");
+            }
+        }
         self.conversations.shrink_to_fit();
         self.users.shrink_to_fit();
         let policy = Arc::make_mut(&mut self.policy);

@@ -25,6 +25,7 @@ macro_rules! store_conformance_suite {
             record_must_fit_its_key,
             versions_must_increase,
             scan_returns_every_record,
+            record_count_is_what_a_scan_gives,
             inbox_is_per_user_oldest_first_and_pages,
             traffic_is_ordered_and_ranged,
             wipe_keeps_only_named_keys,
@@ -488,6 +489,44 @@ pub fn traffic_is_ordered_and_ranged(store: &dyn Store) {
         })
         .unwrap();
     assert_eq!(first, vec![1], "the callback stops the scan");
+}
+
+pub fn record_count_is_what_a_scan_gives(store: &dyn Store) {
+    let scanned = |store: &dyn Store| {
+        let mut n = 0;
+        store.scan(&mut |_, _| n += 1).unwrap();
+        n
+    };
+    assert_eq!(store.record_count().unwrap(), 0);
+    commit_one(
+        store,
+        Commit {
+            writes: vec![
+                Write::put(Key::AdminToken, 0, 1, Record::AdminToken("secret".into())),
+                Write::put(Key::Account("wx1".into()), 0, 2, account("wx1")),
+                Write::put(Key::Account("wx2".into()), 0, 3, account("wx2")),
+            ],
+            // Effects are not records.
+            inbox: vec![message(1, "u1", "wx1")],
+            traffic: vec![trigger(1, 100)],
+            deliveries: vec![delivery(1, "wx1", DeliveryStatus::Delivered)],
+        },
+    )
+    .unwrap();
+    assert_eq!(store.record_count().unwrap(), 3);
+    assert_eq!(scanned(store), 3);
+    commit_one(
+        store,
+        Commit {
+            writes: vec![Write::delete(Key::Account("wx2".into()), 3)],
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(store.record_count().unwrap(), 2);
+    assert_eq!(scanned(store), 2);
+    store.wipe(&[Key::AdminToken]).unwrap();
+    assert_eq!(store.record_count().unwrap(), 1);
 }
 
 pub fn wipe_keeps_only_named_keys(store: &dyn Store) {

@@ -47,6 +47,10 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn record_count(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().records.len() as u64)
+    }
+
     fn commit(&self, batch: &[Commit]) -> Result<Vec<CommitResult>, StoreError> {
         let mut inner = self.lock();
         let inner = &mut *inner;

@@ -110,6 +110,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every mutable record, for recovery at start-up.
     fn scan(&self, each: &mut dyn FnMut(Key, Versioned<Record>)) -> Result<(), StoreError>;
 
+    /// How many records [`Store::scan`] would give now, found without reading them: recovery
+    /// sizes its tables with it before the scan.
+    fn record_count(&self) -> Result<u64, StoreError>;
+
     /// Applies the commits of `batch` in order, each all or nothing, and makes the applied ones
     /// durable before returning. A commit whose expectations fail is skipped with its
     /// [`Conflict`]; later commits of the batch see the earlier applied ones.
