@@ -316,20 +316,14 @@ impl ConversationTable {
     /// Makes room for `rows` more rows.
     pub fn reserve(&mut self, rows: usize) {
         self.rows.reserve(rows);
-        let (all, hasher) = (&self.rows, &self.hasher);
-        self.index.reserve(rows, |&at| {
-            hasher.hash_one(all[at as usize].openid.as_bytes())
-        });
+        self.index.reserve(rows, rehash(&self.rows, &self.hasher));
     }
 
     /// Gives back what growing left unused, once recovery has put every row in (a `Vec` that
     /// has just doubled is half empty).
     pub fn shrink_to_fit(&mut self) {
         self.rows.shrink_to_fit();
-        let rows = &self.rows;
-        let hasher = &self.hasher;
-        self.index
-            .shrink_to_fit(|&at| hasher.hash_one(rows[at as usize].openid.as_bytes()));
+        self.index.shrink_to_fit(rehash(&self.rows, &self.hasher));
     }
 
     /// The row of `openid`, made (with no user yet) if there is none; `None` if the openid
@@ -406,24 +400,27 @@ impl ConversationTable {
         let at = self.rows.len() as u32;
         let hash = self.hash(row.openid.as_bytes());
         self.rows.push(row);
-        let rows = &self.rows;
-        let hasher = &self.hasher;
-        self.index.insert_unique(hash, at, |&i| {
-            hasher.hash_one(rows[i as usize].openid.as_bytes())
-        });
+        self.index
+            .insert_unique(hash, at, rehash(&self.rows, &self.hasher));
     }
 
     fn reindex(&mut self) {
         self.index.clear();
-        let hasher = &self.hasher;
-        for (at, row) in self.rows.iter().enumerate() {
-            let rows = &self.rows;
+        let (rows, hasher) = (&self.rows, &self.hasher);
+        for (at, row) in rows.iter().enumerate() {
+            let hash = hasher.hash_one(row.openid.as_bytes());
             self.index
-                .insert_unique(hasher.hash_one(row.openid.as_bytes()), at as u32, |&i| {
-                    hasher.hash_one(rows[i as usize].openid.as_bytes())
-                });
+                .insert_unique(hash, at as u32, rehash(rows, hasher));
         }
     }
+}
+
+/// How the index finds a row's hash again as it grows: from the openid in the row.
+fn rehash<'a>(
+    rows: &'a [Row],
+    hasher: &'a foldhash::fast::RandomState,
+) -> impl Fn(&u32) -> u64 + 'a {
+    move |&at| hasher.hash_one(rows[at as usize].openid.as_bytes())
 }
 
 #[cfg(test)]

@@ -341,20 +341,18 @@ fn apply_checked(world: &mut World, tx: &mut Tx, ctx: &Ctx<'_>, seed: &Seed) -> 
         match world.users.get(&seeded.user_id) {
             Some(mut user) if user.value.nickname != seeded.nickname => {
                 user.value.nickname = seeded.nickname.clone();
-                tx.save(Key::User(seeded.user_id.clone()), &mut user);
-                world.users.insert(&user);
+                world.users.save(tx, user);
             }
             Some(_) => {}
             None => {
-                let mut entry = Entry::new(UserRecord {
+                let user = Entry::new(UserRecord {
                     user_id: seeded.user_id.clone(),
                     nickname: seeded.nickname.clone(),
                     created_at: ctx.now,
                     seq: tx.seq(),
                     openids: Default::default(),
                 });
-                tx.save(Key::User(seeded.user_id.clone()), &mut entry);
-                world.users.insert(&entry);
+                world.users.save(tx, user);
             }
         }
     }

@@ -14,10 +14,10 @@
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
-use kefu_store::packed::{push_str, take_str};
-use kefu_store::{OpenidPairs, UserRecord};
+use kefu_store::packed::{push_str, take_bytes, take_str};
+use kefu_store::{Key, OpenidPairs, UserRecord};
 
-use crate::world::Entry;
+use crate::world::{Entry, Tx};
 
 /// A user's slot in the [`UserTable`]; stays valid (and never names another user) for the
 /// table's life.
@@ -70,8 +70,14 @@ impl Packed {
         (user_id, nickname, rest)
     }
 
+    /// The id as bytes, read without the rest: what the index compares and hashes.
+    fn id_bytes(&self) -> &[u8] {
+        let mut rest = self.0.get(HEADER..).unwrap_or_default();
+        take_bytes(&mut rest).unwrap_or_default()
+    }
+
     fn user_id(&self) -> &str {
-        self.strings().0
+        std::str::from_utf8(self.id_bytes()).unwrap_or_default()
     }
 
     fn openid(&self, appid: &str) -> Option<&str> {
@@ -122,9 +128,9 @@ impl UserTable {
     }
 
     pub fn find(&self, user_id: &str) -> Option<UserRef> {
-        let hash = self.hasher.hash_one(user_id);
+        let id = user_id.as_bytes();
         self.index
-            .find(hash, |&slot| self.id_in(slot) == user_id)
+            .find(self.hasher.hash_one(id), |&s| id_in(&self.slots, s) == id)
             .map(|&slot| UserRef(slot))
     }
 
@@ -155,25 +161,34 @@ impl UserTable {
     /// is one.
     pub fn insert(&mut self, user: &Entry<UserRecord>) -> UserRef {
         let packed = Packed::new(user);
-        if let Some(found) = self.find(&user.value.user_id) {
-            self.slots[found.0 as usize] = Some(packed);
-            return found;
+        let id = user.value.user_id.as_bytes();
+        let slots = &self.slots;
+        let eq = |&s: &u32| id_in(slots, s) == id;
+        match (self.index).entry(self.hasher.hash_one(id), eq, rehash(slots, &self.hasher)) {
+            hashbrown::hash_table::Entry::Occupied(found) => {
+                let slot = *found.get();
+                self.slots[slot as usize] = Some(packed);
+                UserRef(slot)
+            }
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                let slot = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                vacant.insert(slot);
+                self.slots.push(Some(packed));
+                UserRef(slot)
+            }
         }
-        let slot = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        let hash = self.hasher.hash_one(&user.value.user_id);
-        self.slots.push(Some(packed));
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index
-            .insert_unique(hash, slot, |&s| hasher.hash_one(Self::id_of(slots, s)));
-        UserRef(slot)
+    }
+
+    /// Records `user` in `tx` under a new version, and puts it in the table.
+    pub fn save(&mut self, tx: &mut Tx, mut user: Entry<UserRecord>) -> UserRef {
+        tx.save(Key::User(user.value.user_id.clone()), &mut user);
+        self.insert(&user)
     }
 
     pub fn remove(&mut self, user_id: &str) -> Option<Entry<UserRecord>> {
-        let hash = self.hasher.hash_one(user_id);
-        let slots = &self.slots;
-        let found = self
-            .index
-            .find_entry(hash, |&s| Self::id_of(slots, s) == user_id)
+        let (id, slots) = (user_id.as_bytes(), &self.slots);
+        let found = (self.index)
+            .find_entry(self.hasher.hash_one(id), |&s| id_in(slots, s) == id)
             .ok()?;
         let (slot, _) = found.remove();
         let packed = self.slots.get_mut(slot as usize)?.take()?;
@@ -202,35 +217,36 @@ impl UserTable {
     /// Makes room for `users` more users.
     pub fn reserve(&mut self, users: usize) {
         self.slots.reserve(users);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index
-            .reserve(users, |&s| hasher.hash_one(Self::id_of(slots, s)));
+        self.index.reserve(users, rehash(&self.slots, &self.hasher));
     }
 
     /// Gives back what growing left unused, once recovery has put every user in.
     pub fn shrink_to_fit(&mut self) {
         self.slots.shrink_to_fit();
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index
-            .shrink_to_fit(|&s| hasher.hash_one(Self::id_of(slots, s)));
+        self.index.shrink_to_fit(rehash(&self.slots, &self.hasher));
     }
 
     fn packed(&self, user: UserRef) -> Option<&Packed> {
         self.slots.get(user.0 as usize)?.as_ref()
     }
+}
 
-    fn id_in(&self, slot: u32) -> &str {
-        Self::id_of(&self.slots, slot)
-    }
+/// The id, as bytes, of the user in `slot` (empty for an empty slot). Slots are read through
+/// free functions so that the index's closures borrow the slots alone.
+fn id_in(slots: &[Option<Packed>], slot: u32) -> &[u8] {
+    slots
+        .get(slot as usize)
+        .and_then(Option::as_ref)
+        .map(Packed::id_bytes)
+        .unwrap_or_default()
+}
 
-    /// The id in `slot` of `slots` (the index's hasher borrows the slots alone).
-    fn id_of(slots: &[Option<Packed>], slot: u32) -> &str {
-        slots
-            .get(slot as usize)
-            .and_then(Option::as_ref)
-            .map(Packed::user_id)
-            .unwrap_or_default()
-    }
+/// How the index finds a slot's hash again as it grows: from the id in the slot.
+fn rehash<'a>(
+    slots: &'a [Option<Packed>],
+    hasher: &'a foldhash::fast::RandomState,
+) -> impl Fn(&u32) -> u64 + 'a {
+    move |&s| hasher.hash_one(id_in(slots, s))
 }
 
 #[cfg(test)]

@@ -169,8 +169,8 @@ impl World {
         }
     }
 
-    /// Issues the recovered users' openids, and puts the recovered rule sets (at their stored ids, which grants refer to) and rollouts
-    /// (in creation order) into the policy.
+    /// Issues the recovered users' openids, and puts the recovered rule sets (at their stored
+    /// ids, which grants refer to) and rollouts (in creation order) into the policy.
     pub fn finish_restore(&mut self) {
         // Users' openids last: the embedded store scans users before conversations and
         // follows, which then make their rows in their own key order and find them again in
@@ -242,8 +242,7 @@ impl World {
         self.conversations.issue(&openid, appid, user);
         if let Some(mut user) = self.users.at(user) {
             user.value.openids.insert(appid.to_owned(), openid.clone());
-            tx.save(Key::User(user_id.to_owned()), &mut user);
-            self.users.insert(&user);
+            self.users.save(tx, user);
         }
         openid
     }

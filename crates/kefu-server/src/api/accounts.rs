@@ -197,8 +197,7 @@ fn forget_account(world: &mut World, tx: &mut Tx, appid: &str) {
         removed.delete(tx, appid);
         if let Some(mut user) = world.users.at(removed.user) {
             user.value.openids.remove(appid);
-            tx.save(Key::User(user.value.user_id.clone()), &mut user);
-            world.users.insert(&user);
+            world.users.save(tx, user);
         }
     }
 }

@@ -44,10 +44,8 @@ pub async fn create(State(app): State<App>, body: Body) -> Result<Response, ApiE
                 seq: tx.seq(),
                 openids: Default::default(),
             };
-            let mut entry = Entry::new(user);
-            tx.save(Key::User(entry.value.user_id.clone()), &mut entry);
-            let shown = render(&entry.value);
-            world.users.insert(&entry);
+            let shown = render(&user);
+            world.users.save(tx, Entry::new(user));
             Ok::<_, ApiError>(shown)
         })
         .await?;
@@ -61,7 +59,9 @@ pub async fn list(
     let page = Page::from_query(&query)?;
     app.read(|world, _| {
         let users = &world.users;
-        let ids: Vec<(UserRef, &str)> = (users.in_order().into_iter())
+        let ids: Vec<(UserRef, &str)> = users
+            .in_order()
+            .into_iter()
             .map(|u| (u, users.user_id(u).unwrap_or_default()))
             .collect();
         let shown: Vec<Value> = page
