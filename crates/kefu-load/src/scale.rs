@@ -9,8 +9,10 @@
 //! after sends that redb holds without a checkpoint. Each start's line says how long the store
 //! and the world took, and whether redb had to walk its whole file (a kill after a commit redb
 //! made without a checkpoint); measured, it is the first kill that leaves redb so, not always
-//! the second. Last, it times a graceful stop (SIGTERM to exit) of kefu holding them all: a
-//! restart is a stop and a start.
+//! the second. Last, it times a graceful stop (SIGTERM to exit) of kefu holding them all, and
+//! the start after it: a restart is a stop and a start. A graceful stop writes a snapshot of the
+//! users and conversations that the next start reads instead of the store's records (the
+//! clean-shutdown starts here); a start after SIGKILL has none and reads the store.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -203,8 +205,13 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<Value> {
     let between = start(kefu, &data, &[], &client).await?;
     let between_ready = between.ready_after;
     let between_phases = between.phases();
-    // A restart is a stop and a start: the stop of a kefu holding every conversation.
+    // A restart is a stop and a start: the stop of a kefu holding every conversation (it
+    // writes the snapshot), and the start after it.
     let stopped_in = stop(between)?;
+    let restarted = start(kefu, &data, &[], &client).await?;
+    let restarted_ready = restarted.ready_after;
+    let restarted_phases = restarted.phases();
+    stop(restarted)?;
 
     let per = (clean_rss.saturating_sub(empty_rss)) as f64 / conversations as f64;
     let result = json!({
@@ -216,7 +223,9 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<Value> {
         "ready_after_sigkill_s": killed_ready.as_secs_f64(),
         "ready_after_sigkill_between_checkpoints_s": between_ready.as_secs_f64(),
         "graceful_stop_s": stopped_in.as_secs_f64(),
+        "ready_after_that_stop_s": restarted_ready.as_secs_f64(),
         "start_phases": {
+            "after_that_stop": restarted_phases,
             "clean": clean_phases,
             "sigkill": killed_phases,
             "sigkill_between_checkpoints": between_phases,
@@ -245,19 +254,29 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<Value> {
     );
     row("  of which: store, world", split(&between_phases));
     row(
-        "graceful stop (SIGTERM to exit)",
+        "graceful stop (SIGTERM to exit, snapshot written)",
         format!("{:.3} s", stopped_in.as_secs_f64()),
     );
+    row(
+        "ready after that stop",
+        format!("{:.3} s", restarted_ready.as_secs_f64()),
+    );
+    row("  of which: store, world", split(&restarted_phases));
     Ok(result)
 }
 
 /// `store 0.012 s, world 2.345 s` (with `, redb walked its file` when the store's open had to
-/// rebuild redb's free-page map), or `not logged` when kefu did not say.
+/// rebuild redb's free-page map, and `, from the snapshot` when the world's users and
+/// conversations came from one), or `not logged` when kefu did not say.
 fn split(phases: &Value) -> String {
-    let walked = match phases["full_repair"].as_bool() {
+    let mut walked = match phases["full_repair"].as_bool() {
         Some(true) => ", redb walked its file",
         _ => "",
-    };
+    }
+    .to_owned();
+    if phases["from_snapshot"].as_bool() == Some(true) {
+        walked += ", from the snapshot";
+    }
     match (phases["store_ms"].as_u64(), phases["world_ms"].as_u64()) {
         (Some(store), Some(world)) => format!(
             "store {:.3} s, world {:.3} s{walked}",

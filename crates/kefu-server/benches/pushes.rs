@@ -80,6 +80,7 @@ async fn bench(pushes: usize, accounts: usize) {
         rollouts: vec![],
         wall: Arc::new(SystemClock),
         push: config,
+        snapshot: None,
     })
     .await
     .unwrap();

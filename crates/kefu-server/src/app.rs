@@ -2,6 +2,7 @@
 //! [`App::mutate`] for a decision that changes state, [`App::read`] for one that only looks.
 //! Both answer only once the state they saw is durable.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use kefu_policy::{Channel, Defaults, Platform, Rollout, RuleBook, RuleSetId};
@@ -16,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::push::{Hub, PushConfig};
 use crate::rollout_file::RolloutFile;
+use crate::snapshot;
 use crate::world::{Entry, Tx, World};
 use crate::writer::{Waiter, Writer};
 
@@ -36,6 +38,10 @@ pub struct Config {
     pub wall: Arc<dyn WallClock>,
     /// Webhook deliveries: timeout, pool and outbox sizes.
     pub push: PushConfig,
+    /// Where a graceful stop writes the snapshot of the world's per-user tables and the next
+    /// start looks for it (`snapshot.rs`): the data directory. `None`: no snapshot, every
+    /// start reads the whole store.
+    pub snapshot: Option<PathBuf>,
 }
 
 /// What start-up has to tell the operator.
@@ -46,6 +52,8 @@ pub struct Started {
     pub warnings: Vec<String>,
     /// Records read back from the store into the world.
     pub records: u64,
+    /// Whether users, conversations and follows came from a snapshot rather than the store.
+    pub from_snapshot: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +97,8 @@ struct Locked {
 struct Inner {
     locked: Mutex<Locked>,
     store: Arc<dyn Store>,
+    /// Where a graceful stop writes the world's snapshot (`Config::snapshot`).
+    snapshot: Option<PathBuf>,
     waiter: Waiter,
     admin_token: String,
     wall: Arc<dyn WallClock>,
@@ -126,10 +136,39 @@ impl Ctx<'_> {
 /// Records a start-up hands from the store's scan to the world at a time.
 const RESTORE_BATCH: usize = 4096;
 
+/// Puts every stored record into `world`, returning how many came from the store and whether
+/// the per-user ones came from a snapshot under `snapshot` instead (one the store has not moved
+/// past since it was written; any other is set aside with a warning).
+fn restore(
+    store: &Arc<dyn Store>,
+    world: &mut World,
+    snapshot: Option<&Path>,
+) -> Result<(u64, bool), StoreError> {
+    let taken = snapshot.and_then(|dir| match snapshot::take(dir, store.position()) {
+        Ok(tables) => tables,
+        Err(error) => {
+            tracing::warn!(%error, "not starting from the snapshot; reading the store instead");
+            None
+        }
+    });
+    let Some(tables) = taken else {
+        return Ok((scan(store, world)?, false));
+    };
+    world.users = tables.users;
+    world.conversations = tables.conversations;
+    let mut records = 0;
+    store.scan_without_users(&mut |key, record| {
+        records += 1;
+        world.restore(key, record);
+    })?;
+    world.finish_restore(false);
+    Ok((records, true))
+}
+
 /// Puts every stored record into `world`, returning how many. The store reads and decodes on a
 /// thread of its own while this one puts records in place: on two cores a start with millions
 /// of records takes the longer of the two rather than their sum.
-fn restore(store: &Arc<dyn Store>, world: &mut World) -> Result<u64, StoreError> {
+fn scan(store: &Arc<dyn Store>, world: &mut World) -> Result<u64, StoreError> {
     world.reserve_followers(store.record_count()? / 3);
     let (batches, received) = std::sync::mpsc::sync_channel::<Vec<(Key, Versioned<Record>)>>(4);
     let mut records = 0;
@@ -159,7 +198,7 @@ fn restore(store: &Arc<dyn Store>, world: &mut World) -> Result<u64, StoreError>
         scan.join()
             .unwrap_or_else(|_| Err(StoreError::Engine("the restore thread panicked".into())))
     })?;
-    world.finish_restore();
+    world.finish_restore(true);
     Ok(records)
 }
 
@@ -199,10 +238,12 @@ impl App {
             Entry::new(placeholder_clock),
             Policy::new(rules, defaults),
         );
-        let records = restore(&config.store, &mut world)?;
+        let (records, from_snapshot) =
+            restore(&config.store, &mut world, config.snapshot.as_deref())?;
 
         let mut started = Started {
             records,
+            from_snapshot,
             ..Started::default()
         };
         let mut tx = Tx::new(&world.counters.value);
@@ -282,6 +323,7 @@ impl App {
         let app = App(Arc::new(Inner {
             locked: Mutex::new(Locked { world, writer }),
             store,
+            snapshot: config.snapshot,
             waiter,
             admin_token,
             wall: config.wall,
@@ -433,11 +475,34 @@ impl App {
     }
 
     /// Stops the writer after everything queued is durable, then closes the store (graceful
-    /// shutdown: the next start has no log to replay).
+    /// shutdown: the next start has no log to replay), and writes the snapshot of the world's
+    /// per-user tables for the next start when the world and the store agree: every commit
+    /// made it and the store closed cleanly.
     pub fn close(&self) {
-        self.lock().writer.close();
-        if let Err(error) = self.0.store.close() {
+        let mut locked = self.lock();
+        let drained = locked.writer.close();
+        let closed = self.0.store.close();
+        if let Err(error) = &closed {
             tracing::error!(%error, "closing the store failed; the next start recovers from its log");
+        }
+        let (Some(dir), Some(position), Ok(()), Ok(())) =
+            (&self.0.snapshot, self.0.store.position(), drained, closed)
+        else {
+            return;
+        };
+        let writing = std::time::Instant::now();
+        let world = &locked.world;
+        match snapshot::write(dir, position, &world.users, &world.conversations) {
+            Ok(written) => tracing::info!(
+                users = written.users,
+                rows = written.rows,
+                bytes = written.bytes,
+                ms = writing.elapsed().as_millis() as u64,
+                "snapshot written for the next start"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "no snapshot written; the next start reads the whole store")
+            }
         }
     }
 

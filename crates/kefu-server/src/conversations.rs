@@ -12,11 +12,13 @@
 //! (appid, openid) finds the openid and checks the account.
 
 use std::hash::BuildHasher;
+use std::io::BufRead;
 
 use hashbrown::HashTable;
 use kefu_policy::Conversation;
 use kefu_store::{FollowRecord, Key, QrSceneValue};
 
+use crate::snapshot::{In, Out, ReadError};
 use crate::users::UserRef;
 use crate::world::{Entry, Map, Tx};
 
@@ -69,6 +71,10 @@ struct Row {
     /// followed (a message from a passer-by) pay 8 bytes for it.
     follow: Option<Box<Entry<FollowRecord>>>,
 }
+
+/// A row's flags in a snapshot: what it holds.
+const CONVERSATION: u8 = 1;
+const FOLLOW: u8 = 2;
 
 /// A row taken out of the table ([`ConversationTable::remove`]).
 #[derive(Debug)]
@@ -311,6 +317,104 @@ impl ConversationTable {
     /// How many conversations there are (openids issued without one are not counted).
     pub fn len(&self) -> usize {
         self.conversations
+    }
+
+    /// How many openids are issued (rows, with a conversation or not).
+    pub fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Writes the interned appids, then every row (`snapshot`).
+    pub fn write_to(&self, out: &mut Out<'_>) -> std::io::Result<()> {
+        out.len(self.appids.len())?;
+        for appid in &self.appids {
+            out.bytes(appid.as_bytes())?;
+        }
+        out.len(self.rows.len())?;
+        for row in &self.rows {
+            out.bytes(row.openid.as_bytes())?;
+            out.u32(row.account.0)?;
+            out.u32(row.user.slot())?;
+            let has = |present: bool, flag: u8| if present { flag } else { 0 };
+            out.u8(
+                has(row.conversation.is_some(), CONVERSATION) | has(row.follow.is_some(), FOLLOW)
+            )?;
+            if let Some(conversation) = &row.conversation {
+                out.u64(conversation.version)?;
+                out.record(&conversation.value)?;
+            }
+            if let Some(follow) = &row.follow {
+                out.u64(follow.version)?;
+                out.record(&follow.value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The table [`ConversationTable::write_to`] wrote, its index rebuilt.
+    pub fn read_from<R: BufRead>(input: &mut In<R>) -> Result<ConversationTable, ReadError> {
+        let mut table = ConversationTable::default();
+        let appids = input.len(4)?;
+        for _ in 0..appids {
+            let appid = input.str()?;
+            if table.accounts.contains_key(appid) {
+                return Err(ReadError::Damaged(format!("account {appid:?} twice")));
+            }
+            table.intern(appid);
+        }
+        // A row is at least its openid's length, its account, its user and its flags.
+        let rows = input.len(4 + 4 + 4 + 1)?;
+        table.reserve(rows);
+        for at in 0..rows {
+            let openid = OpenidKey::new(input.str()?);
+            let account = input.u32()?;
+            if account as usize >= table.appids.len() {
+                return Err(ReadError::Damaged(format!(
+                    "row {at} names account {account}"
+                )));
+            }
+            let user = UserRef::at(input.u32()?);
+            let flags = input.u8()?;
+            let conversation = if flags & CONVERSATION != 0 {
+                let version = input.u64()?;
+                table.conversations += 1;
+                Some(Entry {
+                    version,
+                    value: input.record()?,
+                })
+            } else {
+                None
+            };
+            let follow = if flags & FOLLOW != 0 {
+                let version = input.u64()?;
+                Some(Box::new(Entry {
+                    version,
+                    value: input.record()?,
+                }))
+            } else {
+                None
+            };
+            let (rows, hasher) = (&table.rows, &table.hasher);
+            let id = openid.as_bytes();
+            let eq = |&r: &u32| rows[r as usize].openid.as_bytes() == id;
+            match (table.index).entry(hasher.hash_one(id), eq, rehash(rows, hasher)) {
+                hashbrown::hash_table::Entry::Vacant(vacant) => {
+                    vacant.insert(at as u32);
+                }
+                hashbrown::hash_table::Entry::Occupied(_) => {
+                    let openid = openid.as_str();
+                    return Err(ReadError::Damaged(format!("openid {openid:?} twice")));
+                }
+            }
+            table.rows.push(Row {
+                openid,
+                account: AccountId(account),
+                user,
+                conversation,
+                follow,
+            });
+        }
+        Ok(table)
     }
 
     /// Makes room for `rows` more rows.

@@ -5,7 +5,9 @@
 //! # Layout
 //! - [`app`]: the running kefu ([`App`]): the world in memory, the writer, the rule book;
 //!   `mutate` and `read` are the only ways handlers touch state.
-//! - `world`: the in-memory state and `Tx`, which turns each change into store writes.
+//! - `world`: the in-memory state and `Tx`, which turns each change into store writes;
+//!   `users` and `conversations`, its two tables of millions; `snapshot`, those tables written
+//!   at a graceful stop for the next start.
 //! - `writer`: the one writer thread and its group commit.
 //! - [`clock`]: the rule clock and the wall clock.
 //! - `cgi`: one module per `/cgi-bin` family (token, stable token, custom messages, menu, QR
@@ -41,6 +43,7 @@ mod qrpng;
 pub mod rollout_file;
 pub mod seed;
 mod shadow;
+mod snapshot;
 mod timefmt;
 pub mod traffic;
 mod users;
@@ -56,6 +59,7 @@ use axum::routing::get;
 pub use app::{App, Config, StartError, Started};
 pub use kefu_store::ClockMode;
 pub use push::PushConfig;
+pub use snapshot::FILE as SNAPSHOT_FILE;
 
 /// Every route kefu serves.
 pub fn router(app: App) -> Router {

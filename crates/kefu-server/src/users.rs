@@ -12,11 +12,13 @@
 //! comes to mean another user; a restart gives the slots out afresh.
 
 use std::hash::BuildHasher;
+use std::io::BufRead;
 
 use hashbrown::HashTable;
 use kefu_store::packed::{push_str, take_bytes, take_str};
 use kefu_store::{Key, OpenidPairs, UserRecord};
 
+use crate::snapshot::{In, Out, ReadError};
 use crate::world::{Entry, Tx};
 
 /// A user's slot in the [`UserTable`]; stays valid (and never names another user) for the
@@ -28,9 +30,13 @@ impl UserRef {
     /// No user: a row recovery has met before the user holding its openid.
     pub const NONE: UserRef = UserRef(u32::MAX);
 
-    #[cfg(test)]
+    /// The ref of slot `slot`, as a snapshot holds it (`snapshot`).
     pub fn at(slot: u32) -> UserRef {
         UserRef(slot)
+    }
+
+    pub fn slot(self) -> u32 {
+        self.0
     }
 }
 
@@ -224,6 +230,55 @@ impl UserTable {
     pub fn shrink_to_fit(&mut self) {
         self.slots.shrink_to_fit();
         self.index.shrink_to_fit(rehash(&self.slots, &self.hasher));
+    }
+
+    /// Writes every slot, an empty one as an empty block, so that refs name the same users
+    /// when the table is read back (`snapshot`).
+    pub fn write_to(&self, out: &mut Out<'_>) -> std::io::Result<()> {
+        out.len(self.slots.len())?;
+        for slot in &self.slots {
+            out.bytes(slot.as_ref().map_or(&[][..], |packed| &packed.0))?;
+        }
+        Ok(())
+    }
+
+    /// The table [`UserTable::write_to`] wrote, its index rebuilt.
+    pub fn read_from<R: BufRead>(input: &mut In<R>) -> Result<UserTable, ReadError> {
+        // A slot is at least its length.
+        let slots = input.len(4)?;
+        let mut table = UserTable::default();
+        table.reserve(slots);
+        for slot in 0..slots {
+            let bytes = input.bytes()?;
+            if bytes.is_empty() {
+                table.slots.push(None);
+                continue;
+            }
+            if bytes.len() < HEADER {
+                return Err(ReadError::Damaged(format!(
+                    "user {slot} is {} bytes",
+                    bytes.len()
+                )));
+            }
+            let packed = Packed(bytes.into());
+            let id = packed.id_bytes();
+            let slots = &table.slots;
+            let eq = |&s: &u32| id_in(slots, s) == id;
+            let hasher = rehash(slots, &table.hasher);
+            match table.index.entry(table.hasher.hash_one(id), eq, hasher) {
+                hashbrown::hash_table::Entry::Vacant(vacant) => {
+                    vacant.insert(slot as u32);
+                }
+                hashbrown::hash_table::Entry::Occupied(_) => {
+                    return Err(ReadError::Damaged(format!(
+                        "user {:?} twice",
+                        String::from_utf8_lossy(id)
+                    )));
+                }
+            }
+            table.slots.push(Some(packed));
+        }
+        Ok(table)
     }
 
     fn packed(&self, user: UserRef) -> Option<&Packed> {

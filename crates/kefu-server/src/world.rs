@@ -169,21 +169,25 @@ impl World {
         }
     }
 
-    /// Issues the recovered users' openids, and puts the recovered rule sets (at their stored
-    /// ids, which grants refer to) and rollouts (in creation order) into the policy.
-    pub fn finish_restore(&mut self) {
+    /// Issues the recovered users' openids (`users_scanned`: the users came from the store,
+    /// not from a snapshot that holds the table of openids as it was), and puts the recovered
+    /// rule sets (at their stored ids, which grants refer to) and rollouts (in creation order)
+    /// into the policy.
+    pub fn finish_restore(&mut self, users_scanned: bool) {
         // Users' openids last: the embedded store scans users before conversations and
         // follows, which then make their rows in their own key order and find them again in
         // that order, one row after the other (`ConversationTable::restore`), rather than each
         // looking up a row made in user order.
-        for (user, appid, openid) in self.users.openids() {
-            if !self.conversations.issue(openid, appid, user) {
-                let user_id = self.users.user_id(user).unwrap_or_default();
-                tracing::warn!(%user_id, %appid, %openid, "ignoring a stored openid: it belongs to another account");
+        if users_scanned {
+            for (user, appid, openid) in self.users.openids() {
+                if !self.conversations.issue(openid, appid, user) {
+                    let user_id = self.users.user_id(user).unwrap_or_default();
+                    tracing::warn!(%user_id, %appid, %openid, "ignoring a stored openid: it belongs to another account");
+                }
             }
+            self.conversations.shrink_to_fit();
+            self.users.shrink_to_fit();
         }
-        self.conversations.shrink_to_fit();
-        self.users.shrink_to_fit();
         let policy = Arc::make_mut(&mut self.policy);
         for stored in self.restored_rulesets.drain(..) {
             let restored = RuleSet::from_toml(&stored.toml)

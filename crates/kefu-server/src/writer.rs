@@ -79,7 +79,7 @@ pub struct Writer {
     /// decision order.
     last_ticket: u64,
     progress: Arc<Progress>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Result<(), String>>>,
 }
 
 /// A place in the writer's queue: wait on it to know the state it covers is durable.
@@ -143,20 +143,26 @@ impl Writer {
         Waiter(self.progress.clone())
     }
 
-    /// Stops taking work and waits until everything queued is durable.
-    pub fn close(&mut self) {
+    /// Stops taking work and waits until everything queued is durable. `Ok` when every commit
+    /// the writer was given is durable, so memory and disk agree.
+    pub fn close(&mut self) -> Result<(), Unavailable> {
         self.jobs = None;
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            tracing::error!("the writer thread panicked while draining");
+        let Some(thread) = self.thread.take() else {
+            return Err(Unavailable("the writer is not running".into()));
+        };
+        match thread.join() {
+            Ok(drained) => drained.map_err(Unavailable),
+            Err(_) => {
+                tracing::error!("the writer thread panicked while draining");
+                Err(Unavailable("the writer thread panicked".into()))
+            }
         }
     }
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        self.close();
+        let _ = self.close();
     }
 }
 
@@ -184,7 +190,12 @@ impl Waiter {
     }
 }
 
-fn run(store: Arc<dyn Store>, queue: mpsc::Receiver<(u64, Job)>, publish: &Progress) {
+/// Commits what is queued until the queue closes; `Err` with the reason if a commit failed.
+fn run(
+    store: Arc<dyn Store>,
+    queue: mpsc::Receiver<(u64, Job)>,
+    publish: &Progress,
+) -> Result<(), String> {
     let mut failed: Option<String> = None;
     let mut batch: Vec<Commit> = Vec::new();
     // Blocks for the first job of a round, then takes whatever else is already queued.
@@ -225,6 +236,7 @@ fn run(store: Arc<dyn Store>, queue: mpsc::Receiver<(u64, Job)>, publish: &Progr
     }
     // The queue is closed and drained: whoever still waits would wait forever.
     publish.publish_failure("the writer has stopped".into());
+    failed.map_or(Ok(()), Err)
 }
 
 /// Makes `batch` durable. A version conflict here is a bug (the world lock orders every

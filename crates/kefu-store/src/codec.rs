@@ -68,6 +68,17 @@ pub(crate) fn encode_key(key: &Key) -> Vec<u8> {
     }
 }
 
+/// The key ranges, as (from, before), that hold every kind except the per-user ones (users,
+/// conversations, follows: `Key::is_per_user`), in key order.
+pub(crate) fn ranges_without_users() -> [(&'static [u8], Option<&'static [u8]>); 3] {
+    const _: () = assert!(USER + 1 == CONVERSATION && CONVERSATION < FOLLOW);
+    [
+        (&[], Some(&[USER])),
+        (&[CONVERSATION + 1], Some(&[FOLLOW])),
+        (&[FOLLOW + 1], None),
+    ]
+}
+
 /// Two strings under one tag, split by [`SEPARATOR`].
 fn pair(tag: u8, first: &str, second: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + first.len() + second.len());

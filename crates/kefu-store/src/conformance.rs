@@ -26,6 +26,7 @@ macro_rules! store_conformance_suite {
             versions_must_increase,
             scan_returns_every_record,
             record_count_is_what_a_scan_gives,
+            scan_without_users_gives_every_other_record,
             inbox_is_per_user_oldest_first_and_pages,
             traffic_is_ordered_and_ranged,
             wipe_keeps_only_named_keys,
@@ -437,6 +438,88 @@ pub fn scan_returns_every_record(store: &dyn Store) {
     seen.sort_by(|a, b| a.0.cmp(&b.0));
     let mut expected = expected;
     expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(seen, expected);
+}
+
+/// Per-user records (users, conversations, follows) left out, every kind around them kept,
+/// whatever sorts before, between or after them.
+pub fn scan_without_users_gives_every_other_record(store: &dyn Store) {
+    let user = Record::User(UserRecord {
+        user_id: "u1".into(),
+        nickname: "Ada".into(),
+        created_at: 1,
+        seq: 2,
+        openids: [("wx1".to_owned(), "o1".to_owned())].into_iter().collect(),
+    });
+    let follow = Record::Follow(FollowRecord {
+        subscribe_time: 1_700_000_000,
+        qr_scene: None,
+        seq: 3,
+    });
+    let follow_key = |openid: &str| Key::Follow {
+        appid: "wx1".into(),
+        openid: openid.into(),
+    };
+    let menu = Record::Menu(MenuRecord {
+        json: "{}".into(),
+        created_at: 1,
+    });
+    let writes = vec![
+        Write::put(Key::AdminToken, 0, 1, Record::AdminToken("secret".into())),
+        Write::put(Key::Account("wx1".into()), 0, 2, account("wx1")),
+        Write::put(Key::User("u1".into()), 0, 3, user.clone()),
+        Write::put(Key::User("u2".into()), 0, 4, {
+            let Record::User(mut u) = user else {
+                unreachable!()
+            };
+            u.user_id = "u2".into();
+            Record::User(u)
+        }),
+        Write::put(
+            conversation_key("o1"),
+            0,
+            5,
+            Record::Conversation(Conversation::new(true)),
+        ),
+        Write::put(Key::Menu("wx1".into()), 0, 6, menu),
+        Write::put(follow_key("o1"), 0, 7, follow.clone()),
+        Write::put(follow_key("o2"), 0, 8, follow),
+        Write::put(
+            Key::KfAccounts("wx1".into()),
+            0,
+            9,
+            Record::KfAccounts(KfAccountSet {
+                accounts: vec![],
+                next_id: 1001,
+            }),
+        ),
+        Write::put(
+            Key::MsgIds("wx1".into()),
+            0,
+            10,
+            Record::MsgIds(MsgIdCounter { next: 1 }),
+        ),
+    ];
+    let mut expected: Vec<Key> = writes
+        .iter()
+        .map(|w| w.key.clone())
+        .filter(|k| !k.is_per_user())
+        .collect();
+    commit_one(
+        store,
+        Commit {
+            writes,
+            ..Commit::default()
+        },
+    )
+    .unwrap();
+    let mut seen = vec![];
+    store
+        .scan_without_users(&mut |key, _| seen.push(key))
+        .unwrap();
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen.len(), 5);
     assert_eq!(seen, expected);
 }
 

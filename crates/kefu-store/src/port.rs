@@ -110,6 +110,28 @@ pub trait Store: Send + Sync + 'static {
     /// Every mutable record, for recovery at start-up.
     fn scan(&self, each: &mut dyn FnMut(Key, Versioned<Record>)) -> Result<(), StoreError>;
 
+    /// [`Store::scan`] without the per-user records ([`Key::is_per_user`]): for a start that
+    /// has them from elsewhere (a snapshot of the server's tables, taken at the
+    /// [`Store::position`] the store is still at).
+    fn scan_without_users(
+        &self,
+        each: &mut dyn FnMut(Key, Versioned<Record>),
+    ) -> Result<(), StoreError> {
+        self.scan(&mut |key, record| {
+            if !key.is_per_user() {
+                each(key, record)
+            }
+        })
+    }
+
+    /// Where the store's history stands: a number that changes with every commit and wipe and
+    /// stays the same across a graceful close and reopen, so that something derived from the
+    /// records (a snapshot) can tell whether the store has moved on since. `None` for a store
+    /// that keeps nothing across restarts.
+    fn position(&self) -> Option<u64> {
+        None
+    }
+
     /// How many records [`Store::scan`] would give now, found without reading them: recovery
     /// sizes its tables with it before the scan.
     fn record_count(&self) -> Result<u64, StoreError>;

@@ -52,6 +52,18 @@ pub enum Key {
     MsgIds(String),
 }
 
+impl Key {
+    /// Users, conversations and follows: the records a world holds one or more of per user,
+    /// millions of them, which a start can take from a snapshot of the server's tables
+    /// ([`crate::Store::scan_without_users`]).
+    pub fn is_per_user(&self) -> bool {
+        matches!(
+            self,
+            Key::User(_) | Key::Conversation { .. } | Key::Follow { .. }
+        )
+    }
+}
+
 /// A mutable record. The variant always matches its [`Key`]'s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Record {

@@ -148,6 +148,12 @@ struct Serve {
     /// Set up a demo account with a menu, a QR code and users, and print its credentials.
     #[arg(long, env = "KEFU_DEMO")]
     demo: bool,
+    /// Neither write a snapshot of the world's users and conversations at a graceful stop
+    /// nor start from one: every start reads the whole data directory (slower with millions
+    /// of followers; the snapshot is only ever used when the data directory has not changed
+    /// since it was written).
+    #[arg(long, env = "KEFU_NO_SNAPSHOT")]
+    no_snapshot: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -297,6 +303,7 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
             per_account: serve.push_per_account.max(1),
             capacity: serve.push_queue,
         },
+        snapshot: (!serve.no_snapshot).then(|| serve.data_dir.clone()),
     };
     if config.clock_mode == ClockMode::System && config.clock_start.is_some() {
         bail!("--clock-start needs --clock virtual");
@@ -321,6 +328,7 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         full_repair,
         world_ms = loading.elapsed().as_millis() as u64,
         records = started.records,
+        from_snapshot = started.from_snapshot,
         "data directory loaded"
     );
     for warning in &started.warnings {

@@ -19,5 +19,6 @@ mod rollouts;
 mod rulesets;
 mod seed;
 mod send;
+mod snapshot;
 mod support;
 mod tokens;

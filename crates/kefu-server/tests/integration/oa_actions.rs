@@ -27,15 +27,6 @@ async fn with_menu(kefu: &Kefu) -> crate::support::Scene {
     s
 }
 
-async fn conversation(kefu: &Kefu, appid: &str, openid: &str) -> Value {
-    kefu.api_ok(
-        Method::GET,
-        &format!("/accounts/{appid}/conversations/{openid}"),
-        None,
-    )
-    .await
-}
-
 #[tokio::test]
 async fn click_and_scancode_buttons_grant_the_others_do_not() {
     let kefu = start().await;
@@ -77,7 +68,7 @@ async fn click_and_scancode_buttons_grant_the_others_do_not() {
     let deadline = START + 48 * 3600 + 60;
     assert_eq!(answer["allowance"]["expires_at"], "2026-11-26T00:01:00Z");
     assert_eq!(deadline, START + 2 * 86_400 + 60);
-    let explained = conversation(&kefu, appid, &s.openid).await;
+    let explained = kefu.conversation(appid, &s.openid).await;
     assert_eq!(explained["grants"][0]["trigger"], "menu_click");
     for _ in 0..3 {
         assert_eq!(kefu.send_text(&s.token, &s.openid, "reply").await, 0);
@@ -100,7 +91,7 @@ async fn menu_click_refusals_change_nothing() {
     let kefu = start().await;
     let s = with_menu(&kefu).await;
     let appid = s.account["appid"].as_str().unwrap();
-    let before = conversation(&kefu, appid, &s.openid).await;
+    let before = kefu.conversation(appid, &s.openid).await;
     let stranger = kefu.user("Stranger").await;
     for (user, body, status, code) in [
         (
@@ -150,7 +141,7 @@ async fn menu_click_refusals_change_nothing() {
         assert_eq!(got.as_u16(), status, "{body}: {answer}");
         assert_eq!(answer["error"]["code"], code, "{body}");
     }
-    assert_eq!(conversation(&kefu, appid, &s.openid).await, before);
+    assert_eq!(kefu.conversation(appid, &s.openid).await, before);
 
     // An account without a menu has no buttons to tap.
     let bare = scene(&kefu).await;
@@ -197,7 +188,7 @@ async fn a_scan_follows_a_stranger_with_one_trigger_and_pushes_scan_to_a_followe
     assert_eq!(first["pushed"]["status"], "no_webhook");
     assert_eq!(first["allowance"]["remaining"], 3);
     let openid = first["openid"].as_str().unwrap().to_owned();
-    let explained = conversation(&kefu, appid, &openid).await;
+    let explained = kefu.conversation(appid, &openid).await;
     assert_eq!(explained["following"], true);
     let grants = explained["grants"].as_array().unwrap();
     assert_eq!(

@@ -21,6 +21,8 @@ pub struct Kefu {
     pub client: reqwest::Client,
     pub wall: ManualClock,
     pub dir: PathBuf,
+    /// Whether this start took users and conversations from a snapshot.
+    pub from_snapshot: bool,
     _temp: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     served: Option<JoinHandle<std::io::Result<()>>>,
@@ -67,8 +69,9 @@ async fn start_in_at(dir: &Path, wall: ManualClock, clock_start: i64, push: Push
         rollouts: vec![],
         wall: Arc::new(wall.clone()),
         push,
+        snapshot: Some(dir.to_path_buf()),
     };
-    let (app, _) = App::open(config).await.unwrap();
+    let (app, started) = App::open(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -81,6 +84,7 @@ async fn start_in_at(dir: &Path, wall: ManualClock, clock_start: i64, push: Push
         client: reqwest::Client::new(),
         wall,
         dir: dir.to_path_buf(),
+        from_snapshot: started.from_snapshot,
         _temp: None,
         stop: Some(stop),
         served: Some(served),
@@ -128,6 +132,12 @@ impl Kefu {
         let status = response.status();
         let text = response.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// `GET /api/v1/accounts/{appid}/conversations/{openid}`: the allowance explained.
+    pub async fn conversation(&self, appid: &str, openid: &str) -> Value {
+        let path = format!("/accounts/{appid}/conversations/{openid}");
+        self.api_ok(Method::GET, &path, None).await
     }
 
     pub async fn api_ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {

@@ -94,6 +94,11 @@ impl Shared {
         lock(&self.pending)
     }
 
+    /// The last LSN logged.
+    pub(crate) fn last_logged(&self) -> u64 {
+        lock(&self.progress).logged
+    }
+
     pub(crate) fn logged(&self, lsn: u64) {
         lock(&self.progress).logged = lsn;
     }

@@ -127,4 +127,10 @@ async fn sigterm_leaves_everything_on_disk_and_nothing_to_repair() {
         .unwrap_or_else(|| panic!("no start-up line in {logs}"));
     assert_eq!(loaded["fields"]["replayed_entries"], 0, "{loaded}");
     assert_eq!(loaded["fields"]["full_repair"], false, "{loaded}");
+    assert_eq!(loaded["fields"]["from_snapshot"], true, "{loaded}");
+    assert!(
+        logs.contains("snapshot written for the next start"),
+        "the second stop wrote one too: {logs}"
+    );
+    assert!(data.join(kefu_server::SNAPSHOT_FILE).is_file());
 }

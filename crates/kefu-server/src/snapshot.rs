@@ -1,0 +1,628 @@
+//! A snapshot of the world's per-user tables (the users, and the conversation table's rows),
+//! written at a graceful stop and read by the next start in place of the store's user,
+//! conversation and follow records.
+//!
+//! Why: a start used to decode every record the store holds, and a world of followers is three
+//! records each (a user, a conversation, a follow): 30M records and about 29 s at 10M
+//! followers (BENCHMARKS.md). The tables themselves are compact, so the snapshot holds them as
+//! they are, and the store is scanned for the few other records only
+//! ([`kefu_store::Store::scan_without_users`]).
+//!
+//! When it is trusted: only when the store is still at the [`kefu_store::Store::position`] it
+//! was written at (every commit and every wipe moves it), and when each section's checksum
+//! holds. It is removed once read, so it only ever exists between a graceful stop and the next
+//! start. Anything else (missing, stale, damaged, of another format) and the start reads the
+//! store as it always did, after a warning. It is not synced to disk: the store is the record,
+//! and a snapshot a power cut tore fails its checksum.
+//!
+//! Layout: a header (magic, format, position, then offset, length and CRC-32 of each section),
+//! then the users section and the rows section, each written and read by its table's own
+//! module through [`Out`] and [`In`]. The two sections are read on two threads.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::conversations::ConversationTable;
+use crate::users::UserTable;
+
+/// The snapshot's file name in the data directory.
+pub const FILE: &str = "world.snapshot";
+const MAGIC: &[u8; 8] = b"kefu-wld";
+/// Bumped whenever a table's layout in the file changes: a snapshot of another format is
+/// ignored (the store has everything), never misread.
+const FORMAT: u32 = 1;
+/// Magic, format, position, and (offset, length, CRC) of each of the two sections.
+const HEADER: u64 = 8 + 4 + 8 + 2 * (8 + 8 + 4);
+const BUFFER: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("i/o on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("not a kefu snapshot, or one of another format")]
+    Format,
+    #[error("written at store position {written}, and the store has moved on to {now}")]
+    Stale { written: u64, now: u64 },
+    #[error("the {0} section is damaged (its checksum does not match)")]
+    Checksum(&'static str),
+    #[error("the {section} section is damaged: {reason}")]
+    Damaged {
+        section: &'static str,
+        reason: String,
+    },
+}
+
+/// What a table's section failed on, before the section is named.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Damaged(String),
+}
+
+/// The tables a snapshot holds.
+pub struct Tables {
+    pub users: UserTable,
+    pub conversations: ConversationTable,
+}
+
+/// What a graceful stop wrote.
+#[derive(Debug)]
+pub struct Written {
+    pub bytes: u64,
+    pub users: usize,
+    pub rows: usize,
+}
+
+/// Writes the snapshot of `users` and `conversations` under `dir`, at the store's `position`.
+/// Written beside its final name and renamed, so a stop interrupted halfway leaves none.
+pub fn write(
+    dir: &Path,
+    position: u64,
+    users: &UserTable,
+    conversations: &ConversationTable,
+) -> Result<Written, SnapshotError> {
+    let path = dir.join(FILE);
+    let partial = partial(dir);
+    let io = |source| SnapshotError::Io {
+        path: partial.clone(),
+        source,
+    };
+    let written = (|| {
+        let mut file = File::create(&partial)?;
+        file.write_all(&[0; HEADER as usize])?;
+        let mut sections = [(0, 0, 0); 2];
+        let mut at = HEADER;
+        for (n, section) in sections.iter_mut().enumerate() {
+            let mut out = Out::new(&mut file);
+            if n == 0 {
+                users.write_to(&mut out)?;
+            } else {
+                conversations.write_to(&mut out)?;
+            }
+            let (len, crc) = out.finish()?;
+            *section = (at, len, crc);
+            at += len;
+        }
+        let mut header = Vec::with_capacity(HEADER as usize);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&FORMAT.to_le_bytes());
+        header.extend_from_slice(&position.to_le_bytes());
+        for (offset, len, crc) in sections {
+            header.extend_from_slice(&offset.to_le_bytes());
+            header.extend_from_slice(&len.to_le_bytes());
+            header.extend_from_slice(&crc.to_le_bytes());
+        }
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&header)?;
+        Ok(at)
+    })()
+    .map_err(io);
+    let bytes = match written {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&partial, &path).map_err(|source| SnapshotError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Written {
+        bytes,
+        users: users.len(),
+        rows: conversations.rows(),
+    })
+}
+
+/// Takes the snapshot under `dir` if there is one and the store is still at the position it
+/// was written at: the tables, and the file removed. `Ok(None)`: there is none. An error: there
+/// was one that cannot be used (it is removed too; the caller reads the store instead).
+pub fn take(dir: &Path, position: Option<u64>) -> Result<Option<Tables>, SnapshotError> {
+    // What a stop killed while writing left: never read, and as large as a snapshot.
+    let _ = std::fs::remove_file(partial(dir));
+    let path = dir.join(FILE);
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(SnapshotError::Io { path, source }),
+    };
+    let read = read(&path, file, position);
+    // Used once, or not at all: from here on the store moves past it.
+    let removed = std::fs::remove_file(&path).map_err(|source| SnapshotError::Io {
+        path: path.clone(),
+        source,
+    });
+    let tables = read?;
+    removed?;
+    Ok(Some(tables))
+}
+
+/// Where a snapshot is written before it is renamed to [`FILE`].
+fn partial(dir: &Path) -> PathBuf {
+    dir.join(format!("{FILE}.partial"))
+}
+
+fn read(path: &Path, mut file: File, position: Option<u64>) -> Result<Tables, SnapshotError> {
+    let io = |source| SnapshotError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut header = [0; HEADER as usize];
+    match file.read_exact(&mut header) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(SnapshotError::Format);
+        }
+        Err(e) => return Err(io(e)),
+    }
+    let mut fields = In::new(&header[..], HEADER);
+    let header = (|| -> Result<_, ReadError> {
+        let magic: [u8; 8] = fields.array()?;
+        let format = fields.u32()?;
+        let written = fields.u64()?;
+        let mut sections = [(0, 0, 0); 2];
+        for section in &mut sections {
+            *section = (fields.u64()?, fields.u64()?, fields.u32()?);
+        }
+        Ok((magic, format, written, sections))
+    })();
+    let Ok((magic, format, written, [users_at, rows_at])) = header else {
+        return Err(SnapshotError::Format);
+    };
+    if magic != *MAGIC || format != FORMAT {
+        return Err(SnapshotError::Format);
+    }
+    let now = position.unwrap_or(0);
+    if position != Some(written) {
+        return Err(SnapshotError::Stale { written, now });
+    }
+    // Opened again, not cloned: a clone shares the file offset the other thread seeks.
+    let rows_file = File::open(path).map_err(io)?;
+    std::thread::scope(|scope| {
+        let rows = std::thread::Builder::new()
+            .name("kefu-snapshot".into())
+            .spawn_scoped(scope, || {
+                section(
+                    path,
+                    rows_file,
+                    rows_at,
+                    "rows",
+                    ConversationTable::read_from,
+                )
+            })
+            .map_err(io)?;
+        let users = section(path, file, users_at, "users", UserTable::read_from);
+        let conversations = rows.join().unwrap_or_else(|_| {
+            Err(SnapshotError::Damaged {
+                section: "rows",
+                reason: "reading it panicked".into(),
+            })
+        });
+        Ok(Tables {
+            users: users?,
+            conversations: conversations?,
+        })
+    })
+}
+
+/// Reads one section with `read`, checking that it used the whole section and that its
+/// checksum holds.
+fn section<T>(
+    path: &Path,
+    mut file: File,
+    (offset, len, crc): (u64, u64, u32),
+    name: &'static str,
+    read: impl FnOnce(&mut In<BufReader<Checked<std::io::Take<File>>>>) -> Result<T, ReadError>,
+) -> Result<T, SnapshotError> {
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|source| SnapshotError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    let checked = Checked {
+        inner: file.take(len),
+        crc: crc32fast::Hasher::new(),
+    };
+    let mut input = In::new(BufReader::with_capacity(BUFFER, checked), len);
+    let damaged = |reason: String| SnapshotError::Damaged {
+        section: name,
+        reason,
+    };
+    let value = read(&mut input).map_err(|e| match e {
+        ReadError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            damaged("it ends early".into())
+        }
+        ReadError::Io(source) => SnapshotError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        ReadError::Damaged(reason) => damaged(reason),
+    })?;
+    let reader = input.into_inner();
+    if !reader.buffer().is_empty() || reader.get_ref().inner.limit() != 0 {
+        return Err(damaged("it holds more than its table".into()));
+    }
+    if reader.into_inner().crc.finalize() != crc {
+        return Err(SnapshotError::Checksum(name));
+    }
+    Ok(value)
+}
+
+/// A reader that keeps the CRC-32 of everything read through it.
+pub struct Checked<R> {
+    inner: R,
+    crc: crc32fast::Hasher,
+}
+
+impl<R: Read> Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Where a table writes its section: fixed-width little-endian numbers, byte strings behind
+/// their length, and records (conversations, follows) in the store's own encoding.
+pub struct Out<'a> {
+    out: BufWriter<CheckedWrite<&'a mut File>>,
+    scratch: Vec<u8>,
+}
+
+struct CheckedWrite<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for CheckedWrite<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<'a> Out<'a> {
+    fn new(file: &'a mut File) -> Out<'a> {
+        let checked = CheckedWrite {
+            inner: file,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+        };
+        Out {
+            out: BufWriter::with_capacity(BUFFER, checked),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The section's length and CRC-32.
+    fn finish(self) -> std::io::Result<(u64, u32)> {
+        let checked = self.out.into_inner().map_err(|e| e.into_error())?;
+        Ok((checked.len, checked.crc.finalize()))
+    }
+
+    pub fn u8(&mut self, n: u8) -> std::io::Result<()> {
+        self.out.write_all(&[n])
+    }
+
+    pub fn u32(&mut self, n: u32) -> std::io::Result<()> {
+        self.out.write_all(&n.to_le_bytes())
+    }
+
+    pub fn u64(&mut self, n: u64) -> std::io::Result<()> {
+        self.out.write_all(&n.to_le_bytes())
+    }
+
+    pub fn len(&mut self, n: usize) -> std::io::Result<()> {
+        self.u64(n as u64)
+    }
+
+    pub fn bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let len = u32::try_from(bytes.len()).map_err(std::io::Error::other)?;
+        self.u32(len)?;
+        self.out.write_all(bytes)
+    }
+
+    /// A record in the store's encoding (postcard), behind its length.
+    pub fn record<T: Serialize>(&mut self, value: &T) -> std::io::Result<()> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let encoded = postcard::to_extend(value, scratch).map_err(std::io::Error::other)?;
+        let written = self.bytes(&encoded);
+        self.scratch = encoded;
+        written
+    }
+}
+
+/// Where a table reads its section back: what [`Out`] wrote, in the same order.
+pub struct In<R> {
+    input: R,
+    /// The section's length: no count in it can be larger.
+    len: u64,
+    scratch: Vec<u8>,
+}
+
+impl<R: BufRead> In<R> {
+    fn new(input: R, len: u64) -> In<R> {
+        In {
+            input,
+            len,
+            scratch: Vec::new(),
+        }
+    }
+
+    fn into_inner(self) -> R {
+        self.input
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ReadError> {
+        let mut bytes = [0; N];
+        self.input.read_exact(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    pub fn u8(&mut self) -> Result<u8, ReadError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    pub fn u32(&mut self) -> Result<u32, ReadError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    pub fn u64(&mut self) -> Result<u64, ReadError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    /// A count written by [`Out::len`] of things of at least `each` bytes: refused if the
+    /// section cannot hold that many, so a damaged count cannot make a table reserve memory
+    /// for them. Counts fit in a `u32` (rows and slots are numbered in 4 bytes).
+    pub fn len(&mut self, each: u64) -> Result<usize, ReadError> {
+        let n = self.u64()?;
+        let fits = n <= self.len / each.max(1) && n <= u64::from(u32::MAX);
+        match usize::try_from(n) {
+            Ok(n) if fits => Ok(n),
+            _ => Err(ReadError::Damaged(format!("a count of {n}"))),
+        }
+    }
+
+    /// Bytes written by [`Out::bytes`], valid until the next read.
+    pub fn bytes(&mut self) -> Result<&[u8], ReadError> {
+        let len = self.u32()? as usize;
+        self.scratch.clear();
+        let buffered = self.input.fill_buf()?;
+        if let Some(bytes) = buffered.get(..len) {
+            self.scratch.extend_from_slice(bytes);
+            self.input.consume(len);
+        } else {
+            // Across the buffer's end: `take` bounds what a damaged length can make this
+            // allocate by what the file holds.
+            (&mut self.input)
+                .take(len as u64)
+                .read_to_end(&mut self.scratch)?;
+        }
+        if self.scratch.len() != len {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        Ok(&self.scratch)
+    }
+
+    pub fn str(&mut self) -> Result<&str, ReadError> {
+        std::str::from_utf8(self.bytes()?).map_err(|e| ReadError::Damaged(e.to_string()))
+    }
+
+    /// A record written by [`Out::record`].
+    pub fn record<T: DeserializeOwned>(&mut self) -> Result<T, ReadError> {
+        let bytes = self.bytes()?;
+        postcard::from_bytes(bytes).map_err(|e| ReadError::Damaged(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kefu_policy::Conversation;
+    use kefu_store::{Counters, QrSceneValue, UserRecord};
+
+    use super::*;
+    use crate::users::UserRef;
+    use crate::world::{Entry, Tx};
+
+    const A: &str = "wx00000000000000aa";
+    const B: &str = "wx00000000000000bb";
+    const POSITION: u64 = 41;
+
+    /// Users (one removed, leaving an empty slot), and rows with a conversation and a follow,
+    /// with a conversation only, with neither, on two accounts, one with a long openid.
+    fn tables() -> Tables {
+        let mut users = UserTable::default();
+        let mut conversations = ConversationTable::default();
+        let mut tx = Tx::new(&Counters { next_seq: 100 });
+        for i in 0..6u32 {
+            let appid = if i % 2 == 0 { A } else { B };
+            let openid = if i == 5 {
+                format!("o-not-twenty-eight-{i}")
+            } else {
+                format!("oAAAAAAAAAAAAAAAAAAAAAAAAA{i:02}")
+            };
+            let user = users.insert(&Entry {
+                value: UserRecord {
+                    user_id: format!("u{i}"),
+                    nickname: format!("微信用户 {i}"),
+                    created_at: 1_700_000_000 + i64::from(i),
+                    seq: u64::from(10 - i),
+                    openids: [(appid.to_owned(), openid.clone())].into_iter().collect(),
+                },
+                version: u64::from(i) + 1,
+            });
+            conversations.issue(&openid, appid, user);
+            if i < 4 {
+                let c = conversations.get_or_new(appid, &openid).unwrap();
+                *c = Entry {
+                    value: Conversation::new(i % 2 == 0),
+                    version: 50 + u64::from(i),
+                };
+            }
+            if i < 2 {
+                let scene = (i == 1).then(|| QrSceneValue::Str("spring".into()));
+                conversations.followed(&mut tx, appid, &openid, 1_700_000_500, scene);
+            }
+        }
+        users.remove("u3");
+        Tables {
+            users,
+            conversations,
+        }
+    }
+
+    /// What the rest of kefu can see of the tables.
+    fn seen(t: &Tables) -> String {
+        let mut out = String::new();
+        for slot in 0..7 {
+            let user = UserRef::at(slot);
+            out += &format!(
+                "{slot}: {:?}\n",
+                t.users.at(user).map(|u| (u.value, u.version))
+            );
+        }
+        let order: Vec<_> = t.users.in_order().into_iter().map(|u| u.slot()).collect();
+        out += &format!("order {order:?}, {} users\n", t.users.len());
+        for i in 0..6 {
+            let id = format!("u{i}");
+            out += &format!("{id}: {:?}\n", t.users.find(&id));
+            for openid in [
+                format!("oAAAAAAAAAAAAAAAAAAAAAAAAA{i:02}"),
+                format!("o-not-twenty-eight-{i}"),
+            ] {
+                let owner = t.conversations.owner(&openid);
+                out += &format!("{openid}: {owner:?}");
+                for appid in [A, B] {
+                    let c = t.conversations.get(appid, &openid);
+                    let c = c.map(|c| (c.value.clone(), c.version));
+                    let f = t.conversations.follow(appid, &openid);
+                    out += &format!(" {c:?} {f:?}");
+                }
+                out += "\n";
+            }
+        }
+        let (rows, len) = (t.conversations.rows(), t.conversations.len());
+        out + &format!("{rows} rows, {len} conversations")
+    }
+
+    fn written(dir: &Path) -> Vec<u8> {
+        let t = tables();
+        let w = write(dir, POSITION, &t.users, &t.conversations).unwrap();
+        assert_eq!((w.users, w.rows), (5, 6));
+        let bytes = std::fs::read(dir.join(FILE)).unwrap();
+        assert_eq!(bytes.len() as u64, w.bytes);
+        bytes
+    }
+
+    #[test]
+    fn the_tables_come_back_as_they_were_once_and_only_once() {
+        let dir = tempfile::tempdir().unwrap();
+        written(dir.path());
+        assert!(!partial(dir.path()).exists());
+        let back = take(dir.path(), Some(POSITION)).unwrap().unwrap();
+        assert_eq!(seen(&back), seen(&tables()));
+        assert!(seen(&back).contains("spring"), "the QR scene of a follow");
+        assert!(!dir.path().join(FILE).exists(), "used once");
+        assert!(take(dir.path(), Some(POSITION)).unwrap().is_none());
+    }
+
+    #[test]
+    fn what_an_interrupted_stop_left_is_removed_and_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        written(dir.path());
+        std::fs::rename(dir.path().join(FILE), partial(dir.path())).unwrap();
+        assert!(take(dir.path(), Some(POSITION)).unwrap().is_none());
+        assert!(!partial(dir.path()).exists());
+    }
+
+    #[test]
+    fn a_snapshot_the_store_has_moved_past_is_refused_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        written(dir.path());
+        let refused = take(dir.path(), Some(POSITION + 1));
+        assert!(matches!(
+            refused,
+            Err(SnapshotError::Stale {
+                written: POSITION,
+                now: 42
+            })
+        ));
+        assert!(!dir.path().join(FILE).exists());
+        written(dir.path());
+        assert!(matches!(
+            take(dir.path(), None),
+            Err(SnapshotError::Stale { .. })
+        ));
+    }
+
+    /// Every byte of the file changed, and the file cut at every length: refused each time,
+    /// never misread, never a panic.
+    #[test]
+    fn any_damage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = written(dir.path());
+        let path = dir.path().join(FILE);
+        for at in 0..good.len() {
+            let mut bad = good.clone();
+            bad[at] ^= 0x5a;
+            std::fs::write(&path, &bad).unwrap();
+            let taken = take(dir.path(), Some(POSITION));
+            assert!(
+                taken.is_err(),
+                "byte {at} changed, and the snapshot was taken"
+            );
+        }
+        for len in 0..good.len() {
+            std::fs::write(&path, &good[..len]).unwrap();
+            assert!(take(dir.path(), Some(POSITION)).is_err(), "cut at {len}");
+        }
+        let mut longer = good.clone();
+        longer.push(0);
+        std::fs::write(&path, &longer).unwrap();
+        let taken = take(dir.path(), Some(POSITION));
+        assert!(
+            taken.is_ok(),
+            "what follows the sections is not read: {:?}",
+            taken.err()
+        );
+    }
+}
