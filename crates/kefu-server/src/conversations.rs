@@ -364,7 +364,7 @@ impl ConversationTable {
         }
         // A row is at least its openid's length, its account, its user and its flags.
         let rows = input.len(4 + 4 + 4 + 1)?;
-        table.reserve(rows);
+        table.rows.reserve_exact(rows);
         for at in 0..rows {
             let openid = OpenidKey::new(input.str()?);
             let account = input.u32()?;
@@ -394,18 +394,6 @@ impl ConversationTable {
             } else {
                 None
             };
-            let (rows, hasher) = (&table.rows, &table.hasher);
-            let id = openid.as_bytes();
-            let eq = |&r: &u32| rows[r as usize].openid.as_bytes() == id;
-            match (table.index).entry(hasher.hash_one(id), eq, rehash(rows, hasher)) {
-                hashbrown::hash_table::Entry::Vacant(vacant) => {
-                    vacant.insert(at as u32);
-                }
-                hashbrown::hash_table::Entry::Occupied(_) => {
-                    let openid = openid.as_str();
-                    return Err(ReadError::Damaged(format!("openid {openid:?} twice")));
-                }
-            }
             table.rows.push(Row {
                 openid,
                 account: AccountId(account),
@@ -414,6 +402,15 @@ impl ConversationTable {
                 follow,
             });
         }
+        let (rows, hasher) = (&table.rows, &table.hasher);
+        let hash = |at: usize| Some(hasher.hash_one(rows[at].openid.as_bytes()));
+        let same = |a: u32, b: u32| {
+            rows[a as usize].openid.as_bytes() == rows[b as usize].openid.as_bytes()
+        };
+        crate::index::fill(&mut table.index, rows.len(), hash, same).map_err(|at| {
+            let openid = rows[at as usize].openid.as_str();
+            ReadError::Damaged(format!("openid {openid:?} twice"))
+        })?;
         Ok(table)
     }
 

@@ -34,6 +34,7 @@ pub mod clock;
 mod conversations;
 mod error;
 mod ids;
+mod index;
 mod metrics;
 mod oa;
 mod openapi;

@@ -425,6 +425,23 @@ impl<R: BufRead> In<R> {
     /// Bytes written by [`Out::bytes`], valid until the next read.
     pub fn bytes(&mut self) -> Result<&[u8], ReadError> {
         let len = self.u32()? as usize;
+        self.next(len)
+    }
+
+    /// Bytes written by [`Out::bytes`], in a block of their own: copied once, straight from
+    /// the read buffer, when they lie in it (a table keeps millions of these).
+    pub fn boxed(&mut self) -> Result<Box<[u8]>, ReadError> {
+        let len = self.u32()? as usize;
+        if let Some(bytes) = self.input.fill_buf()?.get(..len) {
+            let boxed = Box::from(bytes);
+            self.input.consume(len);
+            return Ok(boxed);
+        }
+        Ok(Box::from(self.next(len)?))
+    }
+
+    /// The next `len` bytes, valid until the next read.
+    fn next(&mut self, len: usize) -> Result<&[u8], ReadError> {
         self.scratch.clear();
         let buffered = self.input.fill_buf()?;
         if let Some(bytes) = buffered.get(..len) {

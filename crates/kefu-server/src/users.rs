@@ -247,37 +247,26 @@ impl UserTable {
         // A slot is at least its length.
         let slots = input.len(4)?;
         let mut table = UserTable::default();
-        table.reserve(slots);
+        table.slots.reserve_exact(slots);
         for slot in 0..slots {
-            let bytes = input.bytes()?;
+            let bytes = input.boxed()?;
             if bytes.is_empty() {
                 table.slots.push(None);
                 continue;
             }
             if bytes.len() < HEADER {
-                return Err(ReadError::Damaged(format!(
-                    "user {slot} is {} bytes",
-                    bytes.len()
-                )));
+                let len = bytes.len();
+                return Err(ReadError::Damaged(format!("user {slot} is {len} bytes")));
             }
-            let packed = Packed(bytes.into());
-            let id = packed.id_bytes();
-            let slots = &table.slots;
-            let eq = |&s: &u32| id_in(slots, s) == id;
-            let hasher = rehash(slots, &table.hasher);
-            match table.index.entry(table.hasher.hash_one(id), eq, hasher) {
-                hashbrown::hash_table::Entry::Vacant(vacant) => {
-                    vacant.insert(slot as u32);
-                }
-                hashbrown::hash_table::Entry::Occupied(_) => {
-                    return Err(ReadError::Damaged(format!(
-                        "user {:?} twice",
-                        String::from_utf8_lossy(id)
-                    )));
-                }
-            }
-            table.slots.push(Some(packed));
+            table.slots.push(Some(Packed(bytes)));
         }
+        let (slots, hasher) = (&table.slots, &table.hasher);
+        let hash = |slot: usize| Some(hasher.hash_one(slots[slot].as_ref()?.id_bytes()));
+        let same = |a: u32, b: u32| id_in(slots, a) == id_in(slots, b);
+        crate::index::fill(&mut table.index, slots.len(), hash, same).map_err(|slot| {
+            let id = String::from_utf8_lossy(id_in(slots, slot));
+            ReadError::Damaged(format!("user {id:?} twice"))
+        })?;
         Ok(table)
     }
 
