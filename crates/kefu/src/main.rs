@@ -151,7 +151,7 @@ struct Serve {
     /// Neither write a snapshot of the world's users and conversations at a graceful stop
     /// nor start from one: every start reads the whole data directory (slower with millions
     /// of followers; the snapshot is only ever used when the data directory has not changed
-    /// since it was written).
+    /// since it was written). One left by an earlier run is deleted.
     #[arg(long, env = "KEFU_NO_SNAPSHOT")]
     no_snapshot: bool,
 }
@@ -273,6 +273,10 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     let store = EmbeddedStore::open(&serve.data_dir)
         .with_context(|| format!("opening the data directory {}", serve.data_dir.display()))?;
     let store_opened = opening.elapsed();
+    if serve.no_snapshot {
+        // One an earlier run left would only take disk (the store is ours now, locked).
+        let _ = std::fs::remove_file(serve.data_dir.join(kefu_server::SNAPSHOT_FILE));
+    }
     let replayed = store.replayed();
     let full_repair = store.needed_full_repair();
     if full_repair {

@@ -134,3 +134,29 @@ async fn sigterm_leaves_everything_on_disk_and_nothing_to_repair() {
     );
     assert!(data.join(kefu_server::SNAPSHOT_FILE).is_file());
 }
+
+#[tokio::test]
+async fn no_snapshot_writes_none_and_deletes_an_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let snapshot = data.join(kefu_server::SNAPSHOT_FILE);
+    let server = spawn(&data, &[]);
+    let api = Api::new(&server.base);
+    let account = api
+        .call(Method::POST, "/accounts", Some(json!({"name": "Shop"})))
+        .await;
+    let appid = account["appid"].as_str().unwrap().to_owned();
+    let (user_id, _) = api.messaging_follower(&appid, "Ann").await;
+    assert!(server.terminate().success());
+    assert!(snapshot.is_file());
+
+    let off = spawn(&data, &["--no-snapshot"]);
+    assert!(!snapshot.exists(), "deleted at start");
+    let api = Api::new(&off.base);
+    let user = api
+        .call(Method::GET, &format!("/users/{user_id}"), None)
+        .await;
+    assert_eq!(user["nickname"], "Ann", "read from the store: {user}");
+    assert!(off.terminate().success());
+    assert!(!snapshot.exists(), "none written");
+}
