@@ -252,3 +252,38 @@ fn flush(store: &dyn Store, batch: &mut Vec<Commit>) -> Result<(), String> {
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kefu_store::{MemoryStore, Record, Write};
+
+    use super::*;
+
+    fn put(expect: u64, version: u64) -> Commit {
+        Commit {
+            writes: vec![Write::put(
+                Key::AdminToken,
+                expect,
+                version,
+                Record::AdminToken("t".into()),
+            )],
+            ..Commit::default()
+        }
+    }
+
+    /// A graceful stop writes the world's snapshot only on `Ok`: memory and disk agree.
+    #[test]
+    fn closing_says_whether_every_commit_made_it() {
+        let mut writer = Writer::start(Arc::new(MemoryStore::default()));
+        writer.submit(put(0, 1)).unwrap();
+        writer.submit(put(1, 2)).unwrap();
+        assert!(writer.close().is_ok());
+        assert!(writer.close().is_err(), "closed already");
+
+        let mut writer = Writer::start(Arc::new(MemoryStore::default()));
+        writer.submit(put(0, 1)).unwrap();
+        // Expects a version the store never had: memory is ahead of disk from here on.
+        writer.submit(put(7, 8)).unwrap();
+        assert!(writer.close().is_err());
+    }
+}
