@@ -115,8 +115,8 @@ fn user_info(world: &World, appid: &str, openid: &str) -> Result<UserInfo, WxErr
         return Ok(UserInfo::unsubscribed(openid));
     }
     let follow = world.conversations.follow(appid, openid);
-    let scene = follow.and_then(|f| f.qr_scene.as_ref());
-    let subscribe_time = follow.map_or(0, |f| f.subscribe_time);
+    let scene = follow.as_ref().and_then(|f| f.qr_scene.as_ref());
+    let subscribe_time = follow.as_ref().map_or(0, |f| f.subscribe_time);
     let mut info = UserInfo::subscribed(
         openid,
         subscribe_time,
