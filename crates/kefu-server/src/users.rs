@@ -242,6 +242,13 @@ impl UserTable {
         Ok(())
     }
 
+    /// How many bytes [`UserTable::write_to`] writes, known before writing them: a snapshot
+    /// writes the next section at that offset at the same time.
+    pub fn written_len(&self) -> u64 {
+        let blocks: usize = self.slots.iter().flatten().map(|p| p.0.len()).sum();
+        (8 + 4 * self.slots.len() + blocks) as u64
+    }
+
     /// The table [`UserTable::write_to`] wrote, its index rebuilt.
     pub fn read_from<R: BufRead>(input: &mut In<R>) -> Result<UserTable, ReadError> {
         // A slot is at least its length.
