@@ -153,12 +153,16 @@ impl From<Row> for Removed {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ConversationTable {
     rows: Vec<Row>,
     /// Row numbers, hashed by the row's openid.
     index: HashTable<u32>,
-    hasher: foldhash::fast::RandomState,
+    /// The index's hasher, seeded at random: a snapshot keeps the seed, so that the next start
+    /// hashes openids as this table does and can fill its index in the order the rows are
+    /// written (`write_to`).
+    seed: u64,
+    hasher: foldhash::fast::FixedState,
     /// Appids, interned: never removed, so an `AccountId` stays valid.
     appids: Vec<Box<str>>,
     accounts: Map<Box<str>, AccountId>,
@@ -168,7 +172,26 @@ pub struct ConversationTable {
     next_restored: usize,
 }
 
+impl Default for ConversationTable {
+    fn default() -> ConversationTable {
+        ConversationTable::seeded(crate::ids::seed())
+    }
+}
+
 impl ConversationTable {
+    fn seeded(seed: u64) -> ConversationTable {
+        ConversationTable {
+            rows: Vec::new(),
+            index: HashTable::new(),
+            seed,
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+            appids: Vec::new(),
+            accounts: Map::default(),
+            conversations: 0,
+            next_restored: 0,
+        }
+    }
+
     /// The conversation of `openid` on `appid`.
     pub fn get(&self, appid: &str, openid: &str) -> Option<&Entry<Conversation>> {
         self.rows[self.row_on(appid, openid)?].conversation.as_ref()
@@ -359,14 +382,20 @@ impl ConversationTable {
         self.rows.len()
     }
 
-    /// Writes the interned appids, then every row (`snapshot`).
+    /// Writes the hasher's seed, the interned appids, then every row in the order that fills
+    /// an index of that many rows front to back (`index::order`), so that reading them back
+    /// fills it so (`snapshot`).
     pub fn write_to(&self, out: &mut Out<'_>) -> std::io::Result<()> {
+        out.u64(self.seed)?;
         out.len(self.appids.len())?;
         for appid in &self.appids {
             out.bytes(appid.as_bytes())?;
         }
         out.len(self.rows.len())?;
-        for row in &self.rows {
+        let (rows, hasher) = (&self.rows, &self.hasher);
+        let hash = |at: usize| Some(hasher.hash_one(rows[at].openid.as_bytes()));
+        for at in crate::index::order(rows.len(), hash) {
+            let row = &rows[at as usize];
             out.bytes(row.openid.as_bytes())?;
             out.u32(row.account.0)?;
             out.u32(row.user.slot())?;
@@ -388,7 +417,7 @@ impl ConversationTable {
 
     /// The table [`ConversationTable::write_to`] wrote, its index rebuilt.
     pub fn read_from<R: BufRead>(input: &mut In<R>) -> Result<ConversationTable, ReadError> {
-        let mut table = ConversationTable::default();
+        let mut table = ConversationTable::seeded(input.u64()?);
         let appids = input.len(4)?;
         for _ in 0..appids {
             let appid = input.str()?;
@@ -447,7 +476,7 @@ impl ConversationTable {
         let same = |a: u32, b: u32| {
             rows[a as usize].openid.as_bytes() == rows[b as usize].openid.as_bytes()
         };
-        crate::index::fill(&mut table.index, rows.len(), hash, same).map_err(|at| {
+        crate::index::fill_in_order(&mut table.index, rows.len(), hash, same).map_err(|at| {
             let openid = rows[at as usize].openid.as_str();
             ReadError::Damaged(format!("openid {openid:?} twice"))
         })?;
@@ -559,7 +588,7 @@ impl ConversationTable {
 /// How the index finds a row's hash again as it grows: from the openid in the row.
 fn rehash<'a>(
     rows: &'a [Row],
-    hasher: &'a foldhash::fast::RandomState,
+    hasher: &'a foldhash::fast::FixedState,
 ) -> impl Fn(&u32) -> u64 + 'a {
     move |&at| hasher.hash_one(rows[at as usize].openid.as_bytes())
 }

@@ -10,6 +10,11 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// A random seed (for a hash table's hasher).
+pub fn seed() -> u64 {
+    u64::from_le_bytes(random_bytes())
+}
+
 fn hex(n: usize) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = random_bytes::<64>();

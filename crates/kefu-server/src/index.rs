@@ -2,9 +2,12 @@
 //! a start from the snapshot does.
 //!
 //! Entries inserted in their own order land all over the index: once it outgrows the cache
-//! (10M entries are about 80 MB of index) each insert is a cache miss or two. Grouped first by
-//! the stretch of the index they land in (a counting sort on the top bits of their bucket),
-//! they fill it front to back, a few kilobytes at a time.
+//! (10M entries are about 80 MB of index) each insert is a cache miss or two. Taken in the
+//! order of the stretch of the index they land in ([`order`]: a counting sort on the top bits
+//! of their bucket), they fill it front to back, a few kilobytes at a time. A table whose
+//! entries can be stored in that order (rows have no identity of their own) writes them so and
+//! fills its index as it reads them back ([`fill_in_order`]); one whose cannot ([`fill`]) sorts
+//! entry numbers first.
 
 use hashbrown::HashTable;
 
@@ -12,21 +15,20 @@ use hashbrown::HashTable;
 /// kilobytes, and 4,096 write streams still fit the cache while sorting.
 const STRETCH_BITS: u32 = 12;
 
-/// Puts entries `0..len` into the empty `index`, entry `i` under `hash(i)` (`None`: an empty
-/// slot, left out), where `same(i, j)` tells whether entries `i` and `j` have the same key.
-/// `Err(i)`: entry `i`'s key is in twice.
-pub fn fill(
-    index: &mut HashTable<u32>,
-    len: usize,
-    hash: impl Fn(usize) -> Option<u64>,
-    same: impl Fn(u32, u32) -> bool,
-) -> Result<(), u32> {
-    let count = u32::try_from(len).map_err(|_| u32::MAX)?;
-    let rehash = |&i: &u32| hash(i as usize).unwrap_or_default();
-    index.reserve(len, rehash);
-    // hashbrown's buckets are a power of two holding 7/8 of their number: the bucket of a
-    // hash is its low bits. A wrong guess here costs speed only.
-    let buckets = index.capacity().max(1).next_power_of_two() as u64;
+/// The number of buckets of an index holding `len` entries once it has reserved room for them:
+/// hashbrown's, a power of two of which 7/8 are used (a wrong guess costs speed only).
+fn buckets_for(len: usize) -> u64 {
+    match len {
+        0..4 => 4,
+        4..8 => 8,
+        _ => ((len as u64).saturating_mul(8) / 7).next_power_of_two(),
+    }
+}
+
+/// Entries `0..len` (those `hash` gives a hash for) in the order they fill an index of `len`
+/// entries: by the stretch of it their bucket (the low bits of their hash) lies in.
+pub fn order(len: usize, hash: impl Fn(usize) -> Option<u64>) -> Vec<u32> {
+    let buckets = buckets_for(len);
     let shift = buckets.trailing_zeros().saturating_sub(STRETCH_BITS);
     let stretch = |h: u64| ((h & (buckets - 1)) >> shift) as usize;
     let mut starts = vec![0usize; (1 << STRETCH_BITS) + 1];
@@ -39,15 +41,54 @@ pub fn fill(
         starts[s] += starts[s - 1];
     }
     let mut sorted = vec![0u32; indexed];
-    for i in 0..count {
-        if let Some(h) = hash(i as usize) {
+    for i in 0..len {
+        if let Some(h) = hash(i) {
             let at = &mut starts[stretch(h)];
-            sorted[*at] = i;
+            sorted[*at] = i as u32;
             *at += 1;
         }
     }
-    for i in sorted {
-        let h = hash(i as usize).unwrap_or_default();
+    sorted
+}
+
+/// Puts entries `0..len` into the empty `index`, entry `i` under `hash(i)` (`None`: an empty
+/// slot, left out), where `same(i, j)` tells whether entries `i` and `j` have the same key.
+/// `Err(i)`: entry `i`'s key is in twice.
+pub fn fill(
+    index: &mut HashTable<u32>,
+    len: usize,
+    hash: impl Fn(usize) -> Option<u64>,
+    same: impl Fn(u32, u32) -> bool,
+) -> Result<(), u32> {
+    u32::try_from(len).map_err(|_| u32::MAX)?;
+    let sorted = order(len, &hash);
+    insert(index, len, sorted, hash, same)
+}
+
+/// [`fill`] for entries already in [`order`]'s order: inserted as they are.
+pub fn fill_in_order(
+    index: &mut HashTable<u32>,
+    len: usize,
+    hash: impl Fn(usize) -> Option<u64>,
+    same: impl Fn(u32, u32) -> bool,
+) -> Result<(), u32> {
+    let count = u32::try_from(len).map_err(|_| u32::MAX)?;
+    insert(index, len, 0..count, hash, same)
+}
+
+fn insert(
+    index: &mut HashTable<u32>,
+    len: usize,
+    entries: impl IntoIterator<Item = u32>,
+    hash: impl Fn(usize) -> Option<u64>,
+    same: impl Fn(u32, u32) -> bool,
+) -> Result<(), u32> {
+    let rehash = |&i: &u32| hash(i as usize).unwrap_or_default();
+    index.reserve(len, rehash);
+    for i in entries {
+        let Some(h) = hash(i as usize) else {
+            continue;
+        };
         match index.entry(h, |&j| same(i, j), rehash) {
             hashbrown::hash_table::Entry::Vacant(vacant) => {
                 vacant.insert(i);
@@ -82,6 +123,22 @@ mod tests {
                 assert_eq!(found, (i % 3 != 1).then_some(&(i as u32)));
             }
         }
+        // What `order` gives, inserted as it comes, fills the same index.
+        let keys: Vec<String> = (0..5_000).map(|i| format!("key-{i}")).collect();
+        let hash = |i: usize| Some(hasher.hash_one(&keys[i]));
+        let ordered = order(keys.len(), hash);
+        let mut index = HashTable::new();
+        let by_order = |i: usize| Some(hasher.hash_one(&keys[ordered[i] as usize]));
+        let same = |i: u32, j: u32| ordered[i as usize] == ordered[j as usize];
+        fill_in_order(&mut index, keys.len(), by_order, same).unwrap();
+        assert_eq!(index.len(), keys.len());
+        let mut reserved = HashTable::<u32>::new();
+        reserved.reserve(keys.len(), |_| 0);
+        assert_eq!(
+            buckets_for(keys.len()),
+            reserved.capacity().next_power_of_two() as u64,
+            "the guess at hashbrown's buckets"
+        );
         let keys = ["a", "b", "a"];
         let mut index = HashTable::new();
         let hash = |i: usize| Some(hasher.hash_one(keys[i]));

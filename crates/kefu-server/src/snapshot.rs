@@ -34,7 +34,7 @@ pub const FILE: &str = "world.snapshot";
 const MAGIC: &[u8; 8] = b"kefu-wld";
 /// Bumped whenever a table's layout in the file changes: a snapshot of another format is
 /// ignored (the store has everything), never misread.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Magic, format, position, and (offset, length, CRC) of each of the two sections.
 const HEADER: u64 = 8 + 4 + 8 + 2 * (8 + 8 + 4);
 const BUFFER: usize = 1 << 20;
