@@ -18,6 +18,7 @@ use hashbrown::HashTable;
 use kefu_policy::Conversation;
 use kefu_store::{FollowRecord, Key, QrSceneValue};
 
+use crate::index::Hasher;
 use crate::snapshot::{In, Out, ReadError};
 use crate::users::UserRef;
 use crate::world::{Entry, Map, Tx};
@@ -153,16 +154,12 @@ impl From<Row> for Removed {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ConversationTable {
     rows: Vec<Row>,
     /// Row numbers, hashed by the row's openid.
     index: HashTable<u32>,
-    /// The index's hasher, seeded at random: a snapshot keeps the seed, so that the next start
-    /// hashes openids as this table does and can fill its index in the order the rows are
-    /// written (`write_to`).
-    seed: u64,
-    hasher: foldhash::fast::FixedState,
+    hasher: Hasher,
     /// Appids, interned: never removed, so an `AccountId` stays valid.
     appids: Vec<Box<str>>,
     accounts: Map<Box<str>, AccountId>,
@@ -172,26 +169,7 @@ pub struct ConversationTable {
     next_restored: usize,
 }
 
-impl Default for ConversationTable {
-    fn default() -> ConversationTable {
-        ConversationTable::seeded(crate::ids::seed())
-    }
-}
-
 impl ConversationTable {
-    fn seeded(seed: u64) -> ConversationTable {
-        ConversationTable {
-            rows: Vec::new(),
-            index: HashTable::new(),
-            seed,
-            hasher: foldhash::fast::FixedState::with_seed(seed),
-            appids: Vec::new(),
-            accounts: Map::default(),
-            conversations: 0,
-            next_restored: 0,
-        }
-    }
-
     /// The conversation of `openid` on `appid`.
     pub fn get(&self, appid: &str, openid: &str) -> Option<&Entry<Conversation>> {
         self.rows[self.row_on(appid, openid)?].conversation.as_ref()
@@ -385,8 +363,9 @@ impl ConversationTable {
     /// Writes the hasher's seed, the interned appids, then every row in the order that fills
     /// an index of that many rows front to back (`index::order`), so that reading them back
     /// fills it so (`snapshot`).
-    pub fn write_to(&self, out: &mut Out<'_>) -> std::io::Result<()> {
-        out.u64(self.seed)?;
+    /// `renumbered` gives each user's slot in the snapshot (`UserTable::snapshot_order`).
+    pub fn write_to(&self, out: &mut Out<'_>, renumbered: &[u32]) -> std::io::Result<()> {
+        out.u64(self.hasher.seed())?;
         out.len(self.appids.len())?;
         for appid in &self.appids {
             out.bytes(appid.as_bytes())?;
@@ -394,11 +373,12 @@ impl ConversationTable {
         out.len(self.rows.len())?;
         let (rows, hasher) = (&self.rows, &self.hasher);
         let hash = |at: usize| Some(hasher.hash_one(rows[at].openid.as_bytes()));
-        for at in crate::index::order(rows.len(), hash) {
+        for at in crate::index::order(rows.len(), rows.len(), hash) {
             let row = &rows[at as usize];
             out.bytes(row.openid.as_bytes())?;
             out.u32(row.account.0)?;
-            out.u32(row.user.slot())?;
+            let user = renumbered.get(row.user.slot() as usize);
+            out.u32(user.copied().unwrap_or(UserRef::NONE.slot()))?;
             let has = |present: bool, flag: u8| if present { flag } else { 0 };
             out.u8(
                 has(row.conversation.is_some(), CONVERSATION) | has(row.follow.is_some(), FOLLOW)
@@ -417,7 +397,10 @@ impl ConversationTable {
 
     /// The table [`ConversationTable::write_to`] wrote, its index rebuilt.
     pub fn read_from<R: BufRead>(input: &mut In<R>) -> Result<ConversationTable, ReadError> {
-        let mut table = ConversationTable::seeded(input.u64()?);
+        let mut table = ConversationTable {
+            hasher: Hasher::seeded(input.u64()?),
+            ..ConversationTable::default()
+        };
         let appids = input.len(4)?;
         for _ in 0..appids {
             let appid = input.str()?;
@@ -586,10 +569,7 @@ impl ConversationTable {
 }
 
 /// How the index finds a row's hash again as it grows: from the openid in the row.
-fn rehash<'a>(
-    rows: &'a [Row],
-    hasher: &'a foldhash::fast::FixedState,
-) -> impl Fn(&u32) -> u64 + 'a {
+fn rehash<'a>(rows: &'a [Row], hasher: &'a Hasher) -> impl Fn(&u32) -> u64 + 'a {
     move |&at| hasher.hash_one(rows[at as usize].openid.as_bytes())
 }
 

@@ -1,15 +1,54 @@
 //! Filling a table's index (a hash table of entry numbers) with millions of entries at once, as
 //! a start from the snapshot does.
 //!
-//! Entries inserted in their own order land all over the index: once it outgrows the cache
+//! Entries inserted in an arbitrary order land all over the index: once it outgrows the cache
 //! (10M entries are about 80 MB of index) each insert is a cache miss or two. Taken in the
 //! order of the stretch of the index they land in ([`order`]: a counting sort on the top bits
-//! of their bucket), they fill it front to back, a few kilobytes at a time. A table whose
-//! entries can be stored in that order (rows have no identity of their own) writes them so and
-//! fills its index as it reads them back ([`fill_in_order`]); one whose cannot ([`fill`]) sorts
-//! entry numbers first.
+//! of their bucket), they fill it front to back, a few kilobytes at a time. So a snapshot
+//! writes each table's entries in that order (rows have no identity of their own; users are
+//! renumbered), with the seed of the table's [`Hasher`], and a start fills each index as it
+//! reads the entries back ([`fill_in_order`]).
+
+use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
+
+/// A table index's hasher, seeded at random when the table is made. A snapshot keeps the seed,
+/// so that the next start hashes keys as this table did and can take its entries in the order
+/// that fills the index front to back ([`order`]); a hash function changed in between (a new
+/// build) only costs that order, never a lookup, since every hash is computed afresh.
+#[derive(Clone, Debug)]
+pub struct Hasher {
+    seed: u64,
+    state: foldhash::fast::FixedState,
+}
+
+impl Default for Hasher {
+    fn default() -> Hasher {
+        Hasher::seeded(crate::ids::seed())
+    }
+}
+
+impl Hasher {
+    pub fn seeded(seed: u64) -> Hasher {
+        Hasher {
+            seed,
+            state: foldhash::fast::FixedState::with_seed(seed),
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
+impl BuildHasher for Hasher {
+    type Hasher = foldhash::fast::FoldHasher<'static>;
+
+    fn build_hasher(&self) -> Self::Hasher {
+        self.state.build_hasher()
+    }
+}
 
 /// Stretches the index is cut into for the sort: a stretch of a 10M-entry index is a few
 /// kilobytes, and 4,096 write streams still fit the cache while sorting.
@@ -25,10 +64,11 @@ fn buckets_for(len: usize) -> u64 {
     }
 }
 
-/// Entries `0..len` (those `hash` gives a hash for) in the order they fill an index of `len`
-/// entries: by the stretch of it their bucket (the low bits of their hash) lies in.
-pub fn order(len: usize, hash: impl Fn(usize) -> Option<u64>) -> Vec<u32> {
-    let buckets = buckets_for(len);
+/// Entries `0..len` (those `hash` gives a hash for, `indexed` of them) in the order they fill
+/// an index of `indexed` entries: by the stretch of it their bucket (the low bits of their
+/// hash) lies in.
+pub fn order(len: usize, indexed: usize, hash: impl Fn(usize) -> Option<u64>) -> Vec<u32> {
+    let buckets = buckets_for(indexed);
     let shift = buckets.trailing_zeros().saturating_sub(STRETCH_BITS);
     let stretch = |h: u64| ((h & (buckets - 1)) >> shift) as usize;
     let mut starts = vec![0usize; (1 << STRETCH_BITS) + 1];
@@ -37,6 +77,7 @@ pub fn order(len: usize, hash: impl Fn(usize) -> Option<u64>) -> Vec<u32> {
         starts[stretch(h) + 1] += 1;
         indexed += 1;
     }
+    // `indexed` as counted: a wrong guess above would cost speed only.
     for s in 1..starts.len() {
         starts[s] += starts[s - 1];
     }
@@ -51,21 +92,10 @@ pub fn order(len: usize, hash: impl Fn(usize) -> Option<u64>) -> Vec<u32> {
     sorted
 }
 
-/// Puts entries `0..len` into the empty `index`, entry `i` under `hash(i)` (`None`: an empty
-/// slot, left out), where `same(i, j)` tells whether entries `i` and `j` have the same key.
-/// `Err(i)`: entry `i`'s key is in twice.
-pub fn fill(
-    index: &mut HashTable<u32>,
-    len: usize,
-    hash: impl Fn(usize) -> Option<u64>,
-    same: impl Fn(u32, u32) -> bool,
-) -> Result<(), u32> {
-    u32::try_from(len).map_err(|_| u32::MAX)?;
-    let sorted = order(len, &hash);
-    insert(index, len, sorted, hash, same)
-}
-
-/// [`fill`] for entries already in [`order`]'s order: inserted as they are.
+/// Puts entries `0..len` into the empty `index` in their own order, which is [`order`]'s if
+/// they were written so: entry `i` under `hash(i)` (`None`: an empty slot, left out), where
+/// `same(i, j)` tells whether entries `i` and `j` have the same key. `Err(i)`: entry `i`'s key
+/// is in twice.
 pub fn fill_in_order(
     index: &mut HashTable<u32>,
     len: usize,
@@ -106,45 +136,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_entry_is_found_and_a_key_twice_is_named() {
-        let hasher = foldhash::fast::RandomState::default();
+    fn entries_in_order_fill_an_index_that_finds_each_and_a_key_twice_is_named() {
+        let hasher = Hasher::default();
         for len in [0, 1, 7, 100, 5_000] {
             let keys: Vec<String> = (0..len).map(|i| format!("key-{i}")).collect();
-            // Every third entry an empty slot.
+            // Every third entry an empty slot, left out of the order and of the index.
             let hash = |i: usize| (i % 3 != 1).then(|| hasher.hash_one(&keys[i]));
+            let indexed = (0..len).filter(|i| i % 3 != 1).count();
+            let ordered = order(len, indexed, hash);
+            assert_eq!(ordered.len(), indexed);
+            let key = |i: u32| &keys[ordered[i as usize] as usize];
+            let by_order = |i: usize| Some(hasher.hash_one(key(i as u32)));
             let mut index = HashTable::new();
-            fill(&mut index, len, hash, |i, j| {
-                keys[i as usize] == keys[j as usize]
-            })
-            .unwrap();
-            assert_eq!(index.len(), (0..len).filter(|i| i % 3 != 1).count());
-            for (i, key) in keys.iter().enumerate() {
-                let found = index.find(hasher.hash_one(key), |&j| keys[j as usize] == *key);
-                assert_eq!(found, (i % 3 != 1).then_some(&(i as u32)));
+            fill_in_order(&mut index, indexed, by_order, |i, j| key(i) == key(j)).unwrap();
+            assert_eq!(index.len(), indexed);
+            for (i, k) in keys.iter().enumerate() {
+                let found = index.find(hasher.hash_one(k), |&j| key(j) == k);
+                assert_eq!(found.is_some(), i % 3 != 1, "{k}");
             }
+            let mut reserved = HashTable::<u32>::new();
+            reserved.reserve(indexed, |_| 0);
+            assert_eq!(
+                buckets_for(indexed),
+                (reserved.capacity().max(1).next_power_of_two() as u64).max(4),
+                "the guess at hashbrown's buckets for {indexed}"
+            );
         }
-        // What `order` gives, inserted as it comes, fills the same index.
-        let keys: Vec<String> = (0..5_000).map(|i| format!("key-{i}")).collect();
-        let hash = |i: usize| Some(hasher.hash_one(&keys[i]));
-        let ordered = order(keys.len(), hash);
-        let mut index = HashTable::new();
-        let by_order = |i: usize| Some(hasher.hash_one(&keys[ordered[i] as usize]));
-        let same = |i: u32, j: u32| ordered[i as usize] == ordered[j as usize];
-        fill_in_order(&mut index, keys.len(), by_order, same).unwrap();
-        assert_eq!(index.len(), keys.len());
-        let mut reserved = HashTable::<u32>::new();
-        reserved.reserve(keys.len(), |_| 0);
-        assert_eq!(
-            buckets_for(keys.len()),
-            reserved.capacity().next_power_of_two() as u64,
-            "the guess at hashbrown's buckets"
-        );
+        // The same seed hashes the same: what a snapshot relies on for its order.
+        let again = Hasher::seeded(hasher.seed());
+        assert_eq!(again.hash_one("o1"), hasher.hash_one("o1"));
         let keys = ["a", "b", "a"];
         let mut index = HashTable::new();
         let hash = |i: usize| Some(hasher.hash_one(keys[i]));
-        let filled = fill(&mut index, 3, hash, |i, j| {
+        let filled = fill_in_order(&mut index, 3, hash, |i, j| {
             keys[i as usize] == keys[j as usize]
         });
-        assert!(matches!(filled, Err(0 | 2)));
+        assert_eq!(filled, Err(2));
     }
 }

@@ -34,7 +34,7 @@ pub const FILE: &str = "world.snapshot";
 const MAGIC: &[u8; 8] = b"kefu-wld";
 /// Bumped whenever a table's layout in the file changes: a snapshot of another format is
 /// ignored (the store has everything), never misread.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// Magic, format, position, and (offset, length, CRC) of each of the two sections.
 const HEADER: u64 = 8 + 4 + 8 + 2 * (8 + 8 + 4);
 const BUFFER: usize = 1 << 20;
@@ -99,7 +99,9 @@ pub fn write(
         path: partial.clone(),
         source,
     };
-    let rows_at = HEADER + users.written_len();
+    // The next start gives users out in the order that fills their index front to back.
+    let (user_order, renumbered) = users.snapshot_order();
+    let rows_at = HEADER + users.written_len(&user_order);
     let written = (|| {
         let mut file = File::create(&partial)?;
         file.write_all(&[0; HEADER as usize])?;
@@ -110,11 +112,11 @@ pub fn write(
                 .name("kefu-snapshot".into())
                 .spawn_scoped(scope, || {
                     let mut out = Out::new(&mut rows_file);
-                    conversations.write_to(&mut out)?;
+                    conversations.write_to(&mut out, &renumbered)?;
                     out.finish()
                 })?;
             let mut out = Out::new(&mut file);
-            users.write_to(&mut out)?;
+            users.write_to(&mut out, &user_order)?;
             let users = out.finish()?;
             let rows = rows
                 .join()
@@ -495,7 +497,6 @@ mod tests {
     use kefu_store::{Counters, QrSceneValue, UserRecord};
 
     use super::*;
-    use crate::users::UserRef;
     use crate::world::{Entry, Tx};
 
     const A: &str = "wx00000000000000aa";
@@ -545,26 +546,21 @@ mod tests {
         }
     }
 
-    /// What the rest of kefu can see of the tables.
+    /// What the rest of kefu can see of the tables: users by id (a start gives slots out
+    /// afresh), and each openid's owner, conversation and follow.
     fn seen(t: &Tables) -> String {
-        let mut out = String::new();
-        for slot in 0..7 {
-            let user = UserRef::at(slot);
-            out += &format!(
-                "{slot}: {:?}\n",
-                t.users.at(user).map(|u| (u.value, u.version))
-            );
-        }
-        let order: Vec<_> = t.users.in_order().into_iter().map(|u| u.slot()).collect();
-        out += &format!("order {order:?}, {} users\n", t.users.len());
+        let id = |user| t.users.user_id(user).unwrap_or("(none)").to_owned();
+        let order: Vec<_> = t.users.in_order().into_iter().map(id).collect();
+        let mut out = format!("order {order:?}, {} users\n", t.users.len());
         for i in 0..6 {
-            let id = format!("u{i}");
-            out += &format!("{id}: {:?}\n", t.users.find(&id));
+            let user = t.users.get(&format!("u{i}"));
+            out += &format!("u{i}: {:?}\n", user.map(|u| (u.value, u.version)));
             for openid in [
                 format!("oAAAAAAAAAAAAAAAAAAAAAAAAA{i:02}"),
                 format!("o-not-twenty-eight-{i}"),
             ] {
                 let owner = t.conversations.owner(&openid);
+                let owner = owner.map(|(appid, user)| (appid, id(user)));
                 out += &format!("{openid}: {owner:?}");
                 for appid in [A, B] {
                     let c = t.conversations.get(appid, &openid);

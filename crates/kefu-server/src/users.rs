@@ -18,6 +18,7 @@ use hashbrown::HashTable;
 use kefu_store::packed::{push_str, take_bytes, take_str};
 use kefu_store::{Key, OpenidPairs, UserRecord};
 
+use crate::index::Hasher;
 use crate::snapshot::{In, Out, ReadError};
 use crate::world::{Entry, Tx};
 
@@ -119,7 +120,7 @@ pub struct UserTable {
     slots: Vec<Option<Packed>>,
     /// Slot numbers, hashed by the id of the user in the slot.
     index: HashTable<u32>,
-    hasher: foldhash::fast::RandomState,
+    hasher: Hasher,
 }
 
 impl UserTable {
@@ -232,35 +233,52 @@ impl UserTable {
         self.index.shrink_to_fit(rehash(&self.slots, &self.hasher));
     }
 
-    /// Writes every slot, an empty one as an empty block, so that refs name the same users
-    /// when the table is read back (`snapshot`).
-    pub fn write_to(&self, out: &mut Out<'_>) -> std::io::Result<()> {
-        out.len(self.slots.len())?;
-        for slot in &self.slots {
-            out.bytes(slot.as_ref().map_or(&[][..], |packed| &packed.0))?;
+    /// The order a snapshot writes the users in, the one that fills an index of that many
+    /// users front to back (`index::order`), and each slot's number in it (`u32::MAX` for an
+    /// empty slot): the next start gives the slots out in that order, so rows are written with
+    /// their users renumbered.
+    pub fn snapshot_order(&self) -> (Vec<u32>, Vec<u32>) {
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let hash = |slot: usize| Some(hasher.hash_one(slots[slot].as_ref()?.id_bytes()));
+        let order = crate::index::order(slots.len(), self.len(), hash);
+        let mut renumbered = vec![u32::MAX; slots.len()];
+        for (new, &old) in order.iter().enumerate() {
+            renumbered[old as usize] = new as u32;
+        }
+        (order, renumbered)
+    }
+
+    /// Writes the hasher's seed, then the users of the slots in `order`
+    /// ([`UserTable::snapshot_order`]) as they are packed (`snapshot`).
+    pub fn write_to(&self, out: &mut Out<'_>, order: &[u32]) -> std::io::Result<()> {
+        out.u64(self.hasher.seed())?;
+        out.len(order.len())?;
+        for packed in order.iter().filter_map(|&slot| self.packed(UserRef(slot))) {
+            out.bytes(&packed.0)?;
         }
         Ok(())
     }
 
-    /// How many bytes [`UserTable::write_to`] writes, known before writing them: a snapshot
-    /// writes the next section at that offset at the same time.
-    pub fn written_len(&self) -> u64 {
-        let blocks: usize = self.slots.iter().flatten().map(|p| p.0.len()).sum();
-        (8 + 4 * self.slots.len() + blocks) as u64
+    /// How many bytes [`UserTable::write_to`] writes for `order`, known before writing them: a
+    /// snapshot writes the next section at that offset at the same time.
+    pub fn written_len(&self, order: &[u32]) -> u64 {
+        let packed = order.iter().filter_map(|&slot| self.packed(UserRef(slot)));
+        let blocks: usize = packed.map(|p| 4 + p.0.len()).sum();
+        (8 + 8 + blocks) as u64
     }
 
-    /// The table [`UserTable::write_to`] wrote, its index rebuilt.
+    /// The table [`UserTable::write_to`] wrote, its index filled as the users come (they come
+    /// in the order that fills it front to back).
     pub fn read_from<R: BufRead>(input: &mut In<R>) -> Result<UserTable, ReadError> {
-        // A slot is at least its length.
-        let slots = input.len(4)?;
-        let mut table = UserTable::default();
-        table.slots.reserve_exact(slots);
-        for slot in 0..slots {
+        let mut table = UserTable {
+            hasher: Hasher::seeded(input.u64()?),
+            ..UserTable::default()
+        };
+        // A user is at least its length and its header.
+        let users = input.len(4 + HEADER as u64)?;
+        table.slots.reserve_exact(users);
+        for slot in 0..users {
             let bytes = input.boxed()?;
-            if bytes.is_empty() {
-                table.slots.push(None);
-                continue;
-            }
             if bytes.len() < HEADER {
                 let len = bytes.len();
                 return Err(ReadError::Damaged(format!("user {slot} is {len} bytes")));
@@ -270,7 +288,7 @@ impl UserTable {
         let (slots, hasher) = (&table.slots, &table.hasher);
         let hash = |slot: usize| Some(hasher.hash_one(slots[slot].as_ref()?.id_bytes()));
         let same = |a: u32, b: u32| id_in(slots, a) == id_in(slots, b);
-        crate::index::fill(&mut table.index, slots.len(), hash, same).map_err(|slot| {
+        crate::index::fill_in_order(&mut table.index, slots.len(), hash, same).map_err(|slot| {
             let id = String::from_utf8_lossy(id_in(slots, slot));
             ReadError::Damaged(format!("user {id:?} twice"))
         })?;
@@ -293,10 +311,7 @@ fn id_in(slots: &[Option<Packed>], slot: u32) -> &[u8] {
 }
 
 /// How the index finds a slot's hash again as it grows: from the id in the slot.
-fn rehash<'a>(
-    slots: &'a [Option<Packed>],
-    hasher: &'a foldhash::fast::RandomState,
-) -> impl Fn(&u32) -> u64 + 'a {
+fn rehash<'a>(slots: &'a [Option<Packed>], hasher: &'a Hasher) -> impl Fn(&u32) -> u64 + 'a {
     move |&s| hasher.hash_one(id_in(slots, s))
 }
 
