@@ -167,6 +167,9 @@ pub struct ConversationTable {
     conversations: usize,
     /// Recovery's guess at the row of the next record it restores: the one after the last.
     next_restored: usize,
+    /// The rows are as a snapshot read them, in the order a snapshot writes them: none pushed
+    /// or removed since, so the next one writes them as they are.
+    ordered: bool,
 }
 
 impl ConversationTable {
@@ -301,6 +304,7 @@ impl ConversationTable {
         let (at, _) = found.remove();
         let at = at as usize;
         let removed = self.rows.swap_remove(at);
+        self.ordered = false;
         // The last row moved into `at`: point its index slot there.
         if let Some(moved) = self.rows.get(at) {
             let from = self.rows.len() as u32;
@@ -324,6 +328,7 @@ impl ConversationTable {
             .into_iter()
             .partition(|row| row.account == account);
         self.rows = kept;
+        self.ordered = false;
         self.reindex();
         let removed: Vec<Removed> = gone.into_iter().map(Removed::from).collect();
         self.conversations -= removed.iter().filter(|r| r.conversation.is_some()).count();
@@ -373,7 +378,11 @@ impl ConversationTable {
         out.len(self.rows.len())?;
         let (rows, hasher) = (&self.rows, &self.hasher);
         let hash = |at: usize| Some(hasher.hash_one(rows[at].openid.as_bytes()));
-        for at in crate::index::order(rows.len(), rows.len(), hash) {
+        let order = match self.ordered {
+            true => (0..rows.len() as u32).collect(),
+            false => crate::index::order(rows.len(), rows.len(), hash),
+        };
+        for at in order {
             let row = &rows[at as usize];
             out.bytes(row.openid.as_bytes())?;
             out.u32(row.account.0)?;
@@ -463,6 +472,7 @@ impl ConversationTable {
             let openid = rows[at as usize].openid.as_str();
             ReadError::Damaged(format!("openid {openid:?} twice"))
         })?;
+        table.ordered = true;
         Ok(table)
     }
 
@@ -550,6 +560,7 @@ impl ConversationTable {
     }
 
     fn push(&mut self, row: Row) {
+        self.ordered = false;
         let at = self.rows.len() as u32;
         let hash = self.hash(row.openid.as_bytes());
         self.rows.push(row);

@@ -64,27 +64,28 @@ fn buckets_for(len: usize) -> u64 {
     }
 }
 
-/// Entries `0..len` (those `hash` gives a hash for, `indexed` of them) in the order they fill
-/// an index of `indexed` entries: by the stretch of it their bucket (the low bits of their
-/// hash) lies in.
+/// Entries `0..len` (those `hash` gives a hash for, `indexed` of them; a wrong count costs
+/// speed only) in the order they fill an index of `indexed` entries: by the stretch of it their
+/// bucket (the low bits of their hash) lies in.
 pub fn order(len: usize, indexed: usize, hash: impl Fn(usize) -> Option<u64>) -> Vec<u32> {
     let buckets = buckets_for(indexed);
     let shift = buckets.trailing_zeros().saturating_sub(STRETCH_BITS);
-    let stretch = |h: u64| ((h & (buckets - 1)) >> shift) as usize;
+    // Each entry's stretch, hashed once (the second pass reads these 2 bytes, not the entry).
+    const NONE: u16 = u16::MAX;
+    let stretches: Vec<u16> = (0..len)
+        .map(|i| hash(i).map_or(NONE, |h| ((h & (buckets - 1)) >> shift) as u16))
+        .collect();
     let mut starts = vec![0usize; (1 << STRETCH_BITS) + 1];
-    let mut indexed = 0;
-    for h in (0..len).filter_map(&hash) {
-        starts[stretch(h) + 1] += 1;
-        indexed += 1;
+    for &s in stretches.iter().filter(|&&s| s != NONE) {
+        starts[usize::from(s) + 1] += 1;
     }
-    // `indexed` as counted: a wrong guess above would cost speed only.
     for s in 1..starts.len() {
         starts[s] += starts[s - 1];
     }
-    let mut sorted = vec![0u32; indexed];
-    for i in 0..len {
-        if let Some(h) = hash(i) {
-            let at = &mut starts[stretch(h)];
+    let mut sorted = vec![0u32; starts[1 << STRETCH_BITS]];
+    for (i, &s) in stretches.iter().enumerate() {
+        if s != NONE {
+            let at = &mut starts[usize::from(s)];
             sorted[*at] = i as u32;
             *at += 1;
         }

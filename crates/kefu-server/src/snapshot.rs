@@ -587,13 +587,38 @@ mod tests {
     #[test]
     fn the_tables_come_back_as_they_were_once_and_only_once() {
         let dir = tempfile::tempdir().unwrap();
-        written(dir.path());
+        let (path, t) = (dir.path().join(FILE), tables());
+        write(dir.path(), POSITION, &t.users, &t.conversations).unwrap();
+        let first = std::fs::read(&path).unwrap();
         assert!(!partial(dir.path()).exists());
         let back = take(dir.path(), Some(POSITION)).unwrap().unwrap();
-        assert_eq!(seen(&back), seen(&tables()));
+        assert_eq!(seen(&back), seen(&t));
         assert!(seen(&back).contains("spring"), "the QR scene of a follow");
-        assert!(!dir.path().join(FILE).exists(), "used once");
+        assert!(!path.exists(), "used once");
         assert!(take(dir.path(), Some(POSITION)).unwrap().is_none());
+
+        // Written again as they were read, in order already: the same bytes.
+        write(dir.path(), POSITION, &back.users, &back.conversations).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), first);
+        // Changed, the order is worked out again.
+        let mut changed = take(dir.path(), Some(POSITION)).unwrap().unwrap();
+        let mut u9 = changed.users.get("u0").unwrap();
+        u9.value.user_id = "u9".into();
+        u9.value.seq = 11;
+        let u9 = changed.users.insert(&u9);
+        changed.conversations.issue("o9", B, u9);
+        changed.users.remove("u1");
+        let seen_changed = seen(&changed);
+        write(dir.path(), POSITION, &changed.users, &changed.conversations).unwrap();
+        let again = take(dir.path(), Some(POSITION)).unwrap().unwrap();
+        assert_eq!(seen(&again), seen_changed);
+        assert_eq!(
+            again
+                .conversations
+                .owner("o9")
+                .map(|(_, u)| again.users.user_id(u)),
+            Some(Some("u9"))
+        );
     }
 
     #[test]

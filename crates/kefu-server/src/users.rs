@@ -121,6 +121,9 @@ pub struct UserTable {
     /// Slot numbers, hashed by the id of the user in the slot.
     index: HashTable<u32>,
     hasher: Hasher,
+    /// The users are as a snapshot read them, in the order a snapshot writes them: none added
+    /// or removed since, so the next one writes them as they are.
+    ordered: bool,
 }
 
 impl UserTable {
@@ -178,6 +181,7 @@ impl UserTable {
                 UserRef(slot)
             }
             hashbrown::hash_table::Entry::Vacant(vacant) => {
+                self.ordered = false;
                 let slot = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
                 vacant.insert(slot);
                 self.slots.push(Some(packed));
@@ -198,6 +202,7 @@ impl UserTable {
             .find_entry(self.hasher.hash_one(id), |&s| id_in(slots, s) == id)
             .ok()?;
         let (slot, _) = found.remove();
+        self.ordered = false;
         let packed = self.slots.get_mut(slot as usize)?.take()?;
         Some(packed.unpack())
     }
@@ -238,6 +243,10 @@ impl UserTable {
     /// empty slot): the next start gives the slots out in that order, so rows are written with
     /// their users renumbered.
     pub fn snapshot_order(&self) -> (Vec<u32>, Vec<u32>) {
+        if self.ordered {
+            let same: Vec<u32> = (0..self.slots.len() as u32).collect();
+            return (same.clone(), same);
+        }
         let (slots, hasher) = (&self.slots, &self.hasher);
         let hash = |slot: usize| Some(hasher.hash_one(slots[slot].as_ref()?.id_bytes()));
         let order = crate::index::order(slots.len(), self.len(), hash);
@@ -292,6 +301,7 @@ impl UserTable {
             let id = String::from_utf8_lossy(id_in(slots, slot));
             ReadError::Damaged(format!("user {id:?} twice"))
         })?;
+        table.ordered = true;
         Ok(table)
     }
 
