@@ -368,8 +368,9 @@ impl ConversationTable {
     /// Writes the hasher's seed, the interned appids, then every row in the order that fills
     /// an index of that many rows front to back (`index::order`), so that reading them back
     /// fills it so (`snapshot`).
-    /// `renumbered` gives each user's slot in the snapshot (`UserTable::snapshot_order`).
-    pub fn write_to(&self, out: &mut Out<'_>, renumbered: &[u32]) -> std::io::Result<()> {
+    /// `renumbered` gives each user's slot in the snapshot (`UserTable::snapshot_order`;
+    /// `None`: the slot it has now).
+    pub fn write_to(&self, out: &mut Out<'_>, renumbered: Option<&[u32]>) -> std::io::Result<()> {
         out.u64(self.hasher.seed())?;
         out.len(self.appids.len())?;
         for appid in &self.appids {
@@ -386,8 +387,12 @@ impl ConversationTable {
             let row = &rows[at as usize];
             out.bytes(row.openid.as_bytes())?;
             out.u32(row.account.0)?;
-            let user = renumbered.get(row.user.slot() as usize);
-            out.u32(user.copied().unwrap_or(UserRef::NONE.slot()))?;
+            let user = match renumbered {
+                // A lookup at random per row (a cache miss each), so only when needed.
+                Some(renumbered) => renumbered.get(row.user.slot() as usize).copied(),
+                None => Some(row.user.slot()),
+            };
+            out.u32(user.unwrap_or(UserRef::NONE.slot()))?;
             let has = |present: bool, flag: u8| if present { flag } else { 0 };
             out.u8(
                 has(row.conversation.is_some(), CONVERSATION) | has(row.follow.is_some(), FOLLOW)

@@ -112,7 +112,7 @@ pub fn write(
                 .name("kefu-snapshot".into())
                 .spawn_scoped(scope, || {
                     let mut out = Out::new(&mut rows_file);
-                    conversations.write_to(&mut out, &renumbered)?;
+                    conversations.write_to(&mut out, renumbered.as_deref())?;
                     out.finish()
                 })?;
             let mut out = Out::new(&mut file);

@@ -240,12 +240,12 @@ impl UserTable {
 
     /// The order a snapshot writes the users in, the one that fills an index of that many
     /// users front to back (`index::order`), and each slot's number in it (`u32::MAX` for an
-    /// empty slot): the next start gives the slots out in that order, so rows are written with
-    /// their users renumbered.
-    pub fn snapshot_order(&self) -> (Vec<u32>, Vec<u32>) {
+    /// empty slot; `None`: the same as now, as for a table read from a snapshot and not grown
+    /// or shrunk since): the next start gives the slots out in that order, so rows are written
+    /// with their users renumbered.
+    pub fn snapshot_order(&self) -> (Vec<u32>, Option<Vec<u32>>) {
         if self.ordered {
-            let same: Vec<u32> = (0..self.slots.len() as u32).collect();
-            return (same.clone(), same);
+            return ((0..self.slots.len() as u32).collect(), None);
         }
         let (slots, hasher) = (&self.slots, &self.hasher);
         let hash = |slot: usize| Some(hasher.hash_one(slots[slot].as_ref()?.id_bytes()));
@@ -254,7 +254,7 @@ impl UserTable {
         for (new, &old) in order.iter().enumerate() {
             renumbered[old as usize] = new as u32;
         }
-        (order, renumbered)
+        (order, Some(renumbered))
     }
 
     /// Writes the hasher's seed, then the users of the slots in `order`
