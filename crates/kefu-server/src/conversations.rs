@@ -110,6 +110,9 @@ impl Followed {
     }
 }
 
+/// How many entries ahead a snapshot written out of order touches (`write_to`).
+pub const LOOK_AHEAD: usize = 16;
+
 /// A row's flags in a snapshot: what it holds.
 const CONVERSATION: u8 = 1;
 const FOLLOW: u8 = 2;
@@ -368,22 +371,43 @@ impl ConversationTable {
     /// Writes the hasher's seed, the interned appids, then every row in the order that fills
     /// an index of that many rows front to back (`index::order`), so that reading them back
     /// fills it so (`snapshot`).
-    /// `renumbered` gives each user's slot in the snapshot (`UserTable::snapshot_order`;
-    /// `None`: the slot it has now).
-    pub fn write_to(&self, out: &mut Out<'_>, renumbered: Option<&[u32]>) -> std::io::Result<()> {
+    /// The order a snapshot writes the rows in: the one that fills an index of that many rows
+    /// front to back (`index::order`), which they are in already when read from a snapshot and
+    /// not added to or removed from since.
+    pub fn snapshot_order(&self) -> Vec<u32> {
+        let (rows, hasher) = (&self.rows, &self.hasher);
+        let hash = |at: usize| Some(hasher.hash_one(rows[at].openid.as_bytes()));
+        match self.ordered {
+            true => (0..rows.len() as u32).collect(),
+            false => crate::index::order(rows.len(), rows.len(), hash),
+        }
+    }
+
+    /// `order` is [`ConversationTable::snapshot_order`]'s; `renumbered` gives each user's slot
+    /// in the snapshot (`UserTable::snapshot_order`; `None`: the slot it has now).
+    pub fn write_to(
+        &self,
+        out: &mut Out<'_>,
+        order: &[u32],
+        renumbered: Option<&[u32]>,
+    ) -> std::io::Result<()> {
         out.u64(self.hasher.seed())?;
         out.len(self.appids.len())?;
         for appid in &self.appids {
             out.bytes(appid.as_bytes())?;
         }
-        out.len(self.rows.len())?;
-        let (rows, hasher) = (&self.rows, &self.hasher);
-        let hash = |at: usize| Some(hasher.hash_one(rows[at].openid.as_bytes()));
-        let order = match self.ordered {
-            true => (0..rows.len() as u32).collect(),
-            false => crate::index::order(rows.len(), rows.len(), hash),
-        };
-        for at in order {
+        out.len(order.len())?;
+        let rows = &self.rows;
+        for (i, &at) in order.iter().enumerate() {
+            // Out of order (after a start from the store), each row and its user's new number
+            // is a cache miss: touching them a few rows ahead lets the misses overlap.
+            if let Some(ahead) = order
+                .get(i + LOOK_AHEAD)
+                .and_then(|&a| rows.get(a as usize))
+            {
+                let user = renumbered.and_then(|r| r.get(ahead.user.slot() as usize));
+                std::hint::black_box((ahead.account, user));
+            }
             let row = &rows[at as usize];
             out.bytes(row.openid.as_bytes())?;
             out.u32(row.account.0)?;

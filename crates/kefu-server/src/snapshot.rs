@@ -101,30 +101,41 @@ pub fn write(
         path: partial.clone(),
         source,
     };
-    // The next start gives users out in the order that fills their index front to back.
-    let (user_order, renumbered) = users.snapshot_order();
-    let rows_at = HEADER + users.written_len(&user_order);
     let written = (|| {
         let mut file = File::create(&partial)?;
         file.write_all(&[0; HEADER as usize])?;
         let mut rows_file = File::options().write(true).open(&partial)?;
-        rows_file.seek(SeekFrom::Start(rows_at))?;
-        let ((users_len, users_crc), (rows_len, rows_crc)) = std::thread::scope(|scope| {
-            let rows = std::thread::Builder::new()
-                .name("kefu-snapshot".into())
-                .spawn_scoped(scope, || {
-                    let mut out = Out::new(&mut rows_file);
-                    conversations.write_to(&mut out, renumbered.as_deref())?;
-                    out.finish()
-                })?;
-            let mut out = Out::new(&mut file);
-            users.write_to(&mut out, &user_order)?;
-            let users = out.finish()?;
-            let rows = rows
-                .join()
-                .map_err(|_| std::io::Error::other("writing the rows panicked"))??;
-            Ok::<_, std::io::Error>((users, rows))
-        })?;
+        // The rows' order is worked out beside the users'; the rows need the users' to know
+        // where their section starts and what their users are numbered.
+        let (users_done, users_order) = std::sync::mpsc::sync_channel(1);
+        let ((users_len, users_crc), (rows_at, rows_len, rows_crc)) =
+            std::thread::scope(|scope| {
+                let rows = std::thread::Builder::new()
+                    .name("kefu-snapshot".into())
+                    .spawn_scoped(scope, move || {
+                        let order = conversations.snapshot_order();
+                        let (rows_at, renumbered): (u64, Option<Vec<u32>>) =
+                            users_order.recv().map_err(|_| {
+                                std::io::Error::other("the users' order was not worked out")
+                            })?;
+                        rows_file.seek(SeekFrom::Start(rows_at))?;
+                        let mut out = Out::new(&mut rows_file);
+                        conversations.write_to(&mut out, &order, renumbered.as_deref())?;
+                        let (len, crc) = out.finish()?;
+                        Ok::<_, std::io::Error>((rows_at, len, crc))
+                    })?;
+                // The next start gives users out in the order that fills their index.
+                let (user_order, renumbered) = users.snapshot_order();
+                let rows_at = HEADER + users.written_len(&user_order);
+                let _ = users_done.send((rows_at, renumbered));
+                let mut out = Out::new(&mut file);
+                users.write_to(&mut out, &user_order)?;
+                let users = out.finish()?;
+                let rows = rows
+                    .join()
+                    .map_err(|_| std::io::Error::other("writing the rows panicked"))??;
+                Ok::<_, std::io::Error>((users, rows))
+            })?;
         if HEADER + users_len != rows_at {
             return Err(std::io::Error::other(format!(
                 "the users section came out at {users_len} bytes, not {}",

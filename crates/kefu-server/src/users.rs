@@ -262,8 +262,16 @@ impl UserTable {
     pub fn write_to(&self, out: &mut Out<'_>, order: &[u32]) -> std::io::Result<()> {
         out.u64(self.hasher.seed())?;
         out.len(order.len())?;
-        for packed in order.iter().filter_map(|&slot| self.packed(UserRef(slot))) {
-            out.bytes(&packed.0)?;
+        for (i, &slot) in order.iter().enumerate() {
+            // As the rows do (`conversations::LOOK_AHEAD`): the slot further ahead, its user's
+            // block nearer.
+            let ahead = |n| order.get(i + n).and_then(|&s| self.slots.get(s as usize));
+            std::hint::black_box(ahead(crate::conversations::LOOK_AHEAD).map(Option::is_some));
+            let near = ahead(crate::conversations::LOOK_AHEAD / 2).and_then(Option::as_ref);
+            std::hint::black_box(near.and_then(|p| p.0.first()));
+            if let Some(packed) = self.packed(UserRef(slot)) {
+                out.bytes(&packed.0)?;
+            }
         }
         Ok(())
     }
