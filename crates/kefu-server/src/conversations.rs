@@ -368,22 +368,19 @@ impl ConversationTable {
         self.rows.len()
     }
 
-    /// Writes the hasher's seed, the interned appids, then every row in the order that fills
-    /// an index of that many rows front to back (`index::order`), so that reading them back
-    /// fills it so (`snapshot`).
     /// The order a snapshot writes the rows in: the one that fills an index of that many rows
     /// front to back (`index::order`), which they are in already when read from a snapshot and
     /// not added to or removed from since.
     pub fn snapshot_order(&self) -> Vec<u32> {
-        let (rows, hasher) = (&self.rows, &self.hasher);
-        let hash = |at: usize| Some(hasher.hash_one(rows[at].openid.as_bytes()));
+        let rows = self.rows.len();
         match self.ordered {
-            true => (0..rows.len() as u32).collect(),
-            false => crate::index::order(rows.len(), rows.len(), hash),
+            true => (0..rows as u32).collect(),
+            false => crate::index::order(rows, rows, hash_at(&self.rows, &self.hasher)),
         }
     }
 
-    /// `order` is [`ConversationTable::snapshot_order`]'s; `renumbered` gives each user's slot
+    /// Writes the hasher's seed, the interned appids, then every row in `order`, so that
+    /// reading them back fills the index front to back (`snapshot`). `order` is [`ConversationTable::snapshot_order`]'s; `renumbered` gives each user's slot
     /// in the snapshot (`UserTable::snapshot_order`; `None`: the slot it has now).
     pub fn write_to(
         &self,
@@ -399,15 +396,12 @@ impl ConversationTable {
         out.len(order.len())?;
         let rows = &self.rows;
         for (i, &at) in order.iter().enumerate() {
-            // Out of order (after a start from the store), each row and its user's new number
-            // is a cache miss: touching them a few rows ahead lets the misses overlap.
-            if let Some(ahead) = order
+            // Out of order (after a start from the store), each row is a cache miss: touching
+            // the row a few places ahead lets the misses overlap.
+            let ahead = order
                 .get(i + LOOK_AHEAD)
-                .and_then(|&a| rows.get(a as usize))
-            {
-                let user = renumbered.and_then(|r| r.get(ahead.user.slot() as usize));
-                std::hint::black_box((ahead.account, user));
-            }
+                .and_then(|&a| rows.get(a as usize));
+            std::hint::black_box(ahead.map(|row| row.account));
             let row = &rows[at as usize];
             out.bytes(row.openid.as_bytes())?;
             out.u32(row.account.0)?;
@@ -492,8 +486,7 @@ impl ConversationTable {
                 follow,
             });
         }
-        let (rows, hasher) = (&table.rows, &table.hasher);
-        let hash = |at: usize| Some(hasher.hash_one(rows[at].openid.as_bytes()));
+        let (rows, hash) = (&table.rows, hash_at(&table.rows, &table.hasher));
         let same = |a: u32, b: u32| {
             rows[a as usize].openid.as_bytes() == rows[b as usize].openid.as_bytes()
         };
@@ -611,6 +604,12 @@ impl ConversationTable {
 /// How the index finds a row's hash again as it grows: from the openid in the row.
 fn rehash<'a>(rows: &'a [Row], hasher: &'a Hasher) -> impl Fn(&u32) -> u64 + 'a {
     move |&at| hasher.hash_one(rows[at as usize].openid.as_bytes())
+}
+
+/// [`rehash`] as `index::order` and `index::fill_in_order` take it.
+fn hash_at<'a>(rows: &'a [Row], hasher: &'a Hasher) -> impl Fn(usize) -> Option<u64> + 'a {
+    let rehash = rehash(rows, hasher);
+    move |at| Some(rehash(&(at as u32)))
 }
 
 #[cfg(test)]

@@ -104,19 +104,9 @@ pub fn fill_in_order(
     same: impl Fn(u32, u32) -> bool,
 ) -> Result<(), u32> {
     let count = u32::try_from(len).map_err(|_| u32::MAX)?;
-    insert(index, len, 0..count, hash, same)
-}
-
-fn insert(
-    index: &mut HashTable<u32>,
-    len: usize,
-    entries: impl IntoIterator<Item = u32>,
-    hash: impl Fn(usize) -> Option<u64>,
-    same: impl Fn(u32, u32) -> bool,
-) -> Result<(), u32> {
     let rehash = |&i: &u32| hash(i as usize).unwrap_or_default();
     index.reserve(len, rehash);
-    for i in entries {
+    for i in 0..count {
         let Some(h) = hash(i as usize) else {
             continue;
         };

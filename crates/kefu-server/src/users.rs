@@ -247,9 +247,8 @@ impl UserTable {
         if self.ordered {
             return ((0..self.slots.len() as u32).collect(), None);
         }
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        let hash = |slot: usize| Some(hasher.hash_one(slots[slot].as_ref()?.id_bytes()));
-        let order = crate::index::order(slots.len(), self.len(), hash);
+        let slots = &self.slots;
+        let order = crate::index::order(slots.len(), self.len(), hash_at(slots, &self.hasher));
         let mut renumbered = vec![u32::MAX; slots.len()];
         for (new, &old) in order.iter().enumerate() {
             renumbered[old as usize] = new as u32;
@@ -263,12 +262,13 @@ impl UserTable {
         out.u64(self.hasher.seed())?;
         out.len(order.len())?;
         for (i, &slot) in order.iter().enumerate() {
-            // As the rows do (`conversations::LOOK_AHEAD`): the slot further ahead, its user's
-            // block nearer.
-            let ahead = |n| order.get(i + n).and_then(|&s| self.slots.get(s as usize));
-            std::hint::black_box(ahead(crate::conversations::LOOK_AHEAD).map(Option::is_some));
-            let near = ahead(crate::conversations::LOOK_AHEAD / 2).and_then(Option::as_ref);
-            std::hint::black_box(near.and_then(|p| p.0.first()));
+            // As the rows do (`conversations::LOOK_AHEAD`): the slot a few places ahead.
+            let ahead = order.get(i + crate::conversations::LOOK_AHEAD);
+            std::hint::black_box(
+                ahead
+                    .and_then(|&s| self.slots.get(s as usize))
+                    .map(Option::is_some),
+            );
             if let Some(packed) = self.packed(UserRef(slot)) {
                 out.bytes(&packed.0)?;
             }
@@ -302,8 +302,7 @@ impl UserTable {
             }
             table.slots.push(Some(Packed(bytes)));
         }
-        let (slots, hasher) = (&table.slots, &table.hasher);
-        let hash = |slot: usize| Some(hasher.hash_one(slots[slot].as_ref()?.id_bytes()));
+        let (slots, hash) = (&table.slots, hash_at(&table.slots, &table.hasher));
         let same = |a: u32, b: u32| id_in(slots, a) == id_in(slots, b);
         crate::index::fill_in_order(&mut table.index, slots.len(), hash, same).map_err(|slot| {
             let id = String::from_utf8_lossy(id_in(slots, slot));
@@ -326,6 +325,15 @@ fn id_in(slots: &[Option<Packed>], slot: u32) -> &[u8] {
         .and_then(Option::as_ref)
         .map(Packed::id_bytes)
         .unwrap_or_default()
+}
+
+/// The hash of the user in `slot`, `None` for an empty slot, as `index::order` and
+/// `index::fill_in_order` take it.
+fn hash_at<'a>(
+    slots: &'a [Option<Packed>],
+    hasher: &'a Hasher,
+) -> impl Fn(usize) -> Option<u64> + 'a {
+    move |slot| Some(hasher.hash_one(slots.get(slot)?.as_ref()?.id_bytes()))
 }
 
 /// How the index finds a slot's hash again as it grows: from the id in the slot.

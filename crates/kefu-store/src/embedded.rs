@@ -266,6 +266,30 @@ impl EmbeddedStore {
     }
 }
 
+impl EmbeddedStore {
+    /// Every record whose key lies in one of `ranges` (from, before; `None`: to the end).
+    fn scan_ranges(
+        &self,
+        ranges: &[(&[u8], Option<&[u8]>)],
+        each: &mut dyn FnMut(Key, Versioned<Record>),
+    ) -> Result<(), StoreError> {
+        self.shared.caught_up()?;
+        let txn = self.shared.db.begin_read().map_err(engine)?;
+        let table = txn.open_table(RECORDS).map_err(engine)?;
+        for &(from, to) in ranges {
+            let range = match to {
+                Some(to) => table.range::<&[u8]>(from..to),
+                None => table.range::<&[u8]>(from..),
+            };
+            for entry in range.map_err(engine)? {
+                let (k, v) = entry.map_err(engine)?;
+                each(decode_key(k.value())?, decode_record(k.value(), v.value())?);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What opening found: the LSN of redb's last checkpoint, the last LSN redb holds after the
 /// replay, and the recent inbox index.
 type Recovered = (u64, u64, RecentInbox);
@@ -395,36 +419,16 @@ impl Store for EmbeddedStore {
     }
 
     fn scan(&self, each: &mut dyn FnMut(Key, Versioned<Record>)) -> Result<(), StoreError> {
-        self.shared.caught_up()?;
-        let txn = self.shared.db.begin_read().map_err(engine)?;
-        let table = txn.open_table(RECORDS).map_err(engine)?;
-        for entry in table.iter().map_err(engine)? {
-            let (k, v) = entry.map_err(engine)?;
-            each(decode_key(k.value())?, decode_record(k.value(), v.value())?);
-        }
-        Ok(())
+        self.scan_ranges(&[(&[], None)], each)
     }
 
     fn scan_without_users(
         &self,
         each: &mut dyn FnMut(Key, Versioned<Record>),
     ) -> Result<(), StoreError> {
-        self.shared.caught_up()?;
-        let txn = self.shared.db.begin_read().map_err(engine)?;
-        let table = txn.open_table(RECORDS).map_err(engine)?;
         // Keys sort by kind (`codec`): the ranges between the per-user kinds, which are never
         // read, however many millions there are.
-        for (from, to) in crate::codec::ranges_without_users() {
-            let range = match to {
-                Some(to) => table.range::<&[u8]>(from..to),
-                None => table.range::<&[u8]>(from..),
-            };
-            for entry in range.map_err(engine)? {
-                let (k, v) = entry.map_err(engine)?;
-                each(decode_key(k.value())?, decode_record(k.value(), v.value())?);
-            }
-        }
-        Ok(())
+        self.scan_ranges(&crate::codec::ranges_without_users(), each)
     }
 
     fn position(&self) -> Option<u64> {
