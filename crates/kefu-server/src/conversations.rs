@@ -2,8 +2,9 @@
 //! the user followed.
 //!
 //! This is the one table a send reads (`owner`, then `get_mut`), so it is laid out for millions
-//! of rows: the rows sit side by side in one `Vec`, and the index by openid is a hash table of
-//! row numbers (4 bytes a slot). Two maps keyed by the openid `String` (openid → owner, and
+//! of rows: the rows sit side by side in a `Vec`, and the index by openid is a hash table of
+//! row numbers (4 bytes a slot); both are cut into [`SHARDS`] shards by the openid's hash, so
+//! that a start can read them on several threads at once. Two maps keyed by the openid `String` (openid → owner, and
 //! appid → openid → conversation) cost each follower two keys and two sets of half-empty slots
 //! as wide as their values; at a million followers they were about 430 bytes of the 1,083, and
 //! a third map (appid → openid → follow) about 160 more.
@@ -157,19 +158,100 @@ impl From<Row> for Removed {
     }
 }
 
+/// How many shards the table is cut into, by the openid's hash. A start reads a snapshot's
+/// shards at once, a thread each, beside the users' thread: the rows are most of a start's work
+/// (at 10M, 1.4 GB of pages the kernel zeroes, and 20M records decoded), and as one piece they
+/// kept one core busy long after the users had freed the other. Two, for two cores: with four,
+/// the five threads shared the cores evenly, the shards finished first and the users' thread
+/// went on alone (BENCHMARKS.md); two shards each outweigh the users.
+pub const SHARDS: usize = 2;
+
+/// The shard a row whose openid hashes to `hash` lives in: from bits hashbrown uses for
+/// neither the bucket (the low ones) nor the tag (the top seven).
+fn shard_of(hash: u64) -> usize {
+    (hash >> 48) as usize % SHARDS
+}
+
+/// Where a row is: its shard, and its number there.
+#[derive(Clone, Copy, Debug)]
+struct Place {
+    shard: usize,
+    row: usize,
+}
+
+/// The rows whose openid falls in one shard, side by side, and their index.
 #[derive(Debug, Default)]
-pub struct ConversationTable {
+struct Shard {
     rows: Vec<Row>,
     /// Row numbers, hashed by the row's openid.
     index: HashTable<u32>,
+    /// Recovery's guess at the row of the next record it restores here: the one after the last.
+    next_restored: usize,
+}
+
+impl Shard {
+    fn find(&self, hash: u64, openid: &[u8]) -> Option<usize> {
+        let rows = &self.rows;
+        (self.index)
+            .find(hash, |&at| rows[at as usize].openid.as_bytes() == openid)
+            .map(|&at| at as usize)
+    }
+
+    fn push(&mut self, hash: u64, row: Row, hasher: &Hasher) -> usize {
+        let at = self.rows.len();
+        self.rows.push(row);
+        (self.index).insert_unique(hash, at as u32, rehash(&self.rows, hasher));
+        at
+    }
+
+    /// Takes the row of `openid` out: the last row moves into its place.
+    fn remove(&mut self, hash: u64, openid: &[u8], hasher: &Hasher) -> Option<Row> {
+        let rows = &self.rows;
+        let found = (self.index)
+            .find_entry(hash, |&at| rows[at as usize].openid.as_bytes() == openid)
+            .ok()?;
+        let (at, _) = found.remove();
+        let at = at as usize;
+        let removed = self.rows.swap_remove(at);
+        if let Some(moved) = self.rows.get(at) {
+            let from = self.rows.len() as u32;
+            let hash = hasher.hash_one(moved.openid.as_bytes());
+            if let Some(slot) = self.index.find_mut(hash, |&i| i == from) {
+                *slot = at as u32;
+            }
+        }
+        Some(removed)
+    }
+
+    fn reindex(&mut self, hasher: &Hasher) {
+        self.index.clear();
+        let rows = &self.rows;
+        for (at, row) in rows.iter().enumerate() {
+            let hash = hasher.hash_one(row.openid.as_bytes());
+            (self.index).insert_unique(hash, at as u32, rehash(rows, hasher));
+        }
+    }
+}
+
+/// One shard's rows as a snapshot's section holds them, read on a thread of its own
+/// ([`ConversationTable::read_from`]) before the table is put together
+/// ([`ConversationTable::from_sections`]).
+pub struct RowSection {
+    seed: u64,
+    appids: Vec<Box<str>>,
+    shard: Shard,
+    conversations: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct ConversationTable {
+    shards: [Shard; SHARDS],
     hasher: Hasher,
     /// Appids, interned: never removed, so an `AccountId` stays valid.
     appids: Vec<Box<str>>,
     accounts: Map<Box<str>, AccountId>,
     /// Rows with a conversation.
     conversations: usize,
-    /// Recovery's guess at the row of the next record it restores: the one after the last.
-    next_restored: usize,
     /// The rows are as a snapshot read them, in the order a snapshot writes them: none pushed
     /// or removed since, so the next one writes them as they are.
     ordered: bool,
@@ -178,12 +260,12 @@ pub struct ConversationTable {
 impl ConversationTable {
     /// The conversation of `openid` on `appid`.
     pub fn get(&self, appid: &str, openid: &str) -> Option<&Entry<Conversation>> {
-        self.rows[self.row_on(appid, openid)?].conversation.as_ref()
+        self.row(self.row_on(appid, openid)?).conversation.as_ref()
     }
 
     pub fn get_mut(&mut self, appid: &str, openid: &str) -> Option<&mut Entry<Conversation>> {
         let at = self.row_on(appid, openid)?;
-        self.rows[at].conversation.as_mut()
+        self.row_mut(at).conversation.as_mut()
     }
 
     /// The conversation of `openid` on `appid`, a new one (not following) if it has none yet.
@@ -191,17 +273,19 @@ impl ConversationTable {
     /// data holds one openid under two accounts.
     pub fn get_or_new(&mut self, appid: &str, openid: &str) -> Option<&mut Entry<Conversation>> {
         let at = self.row_for(appid, openid)?;
-        let row = &mut self.rows[at];
-        if row.conversation.is_none() {
-            row.conversation = Some(Entry::new(Conversation::new(false)));
+        if self.row(at).conversation.is_none() {
             self.conversations += 1;
         }
-        row.conversation.as_mut()
+        let row = self.row_mut(at);
+        Some(
+            row.conversation
+                .get_or_insert_with(|| Entry::new(Conversation::new(false))),
+        )
     }
 
     /// The account and user `openid` was issued for.
     pub fn owner(&self, openid: &str) -> Option<(&str, UserRef)> {
-        let row = &self.rows[self.row_of(openid)?];
+        let row = self.row(self.row_of(openid)?);
         Some((self.appid(row), row.user))
     }
 
@@ -216,7 +300,7 @@ impl ConversationTable {
         let Some(at) = self.row_for(appid, openid) else {
             return false;
         };
-        self.rows[at].user = user;
+        self.row_mut(at).user = user;
         true
     }
 
@@ -231,17 +315,16 @@ impl ConversationTable {
         let Some(at) = self.row_restored(appid, openid) else {
             return Err(conversation);
         };
-        let row = &mut self.rows[at];
-        if row.conversation.is_none() {
+        if self.row(at).conversation.is_none() {
             self.conversations += 1;
         }
-        row.conversation = Some(conversation);
+        self.row_mut(at).conversation = Some(conversation);
         Ok(())
     }
 
     /// How `openid` last followed `appid`.
     pub fn follow(&self, appid: &str, openid: &str) -> Option<FollowRecord> {
-        Some(self.rows[self.row_on(appid, openid)?].follow.get()?.value)
+        Some(self.row(self.row_on(appid, openid)?).follow.get()?.value)
     }
 
     /// Records that `openid` now follows `appid`, at `now`, through the QR code of `scene` if
@@ -263,14 +346,14 @@ impl ConversationTable {
                 qr_scene: scene,
                 seq: tx.seq(),
             },
-            version: self.rows[at].follow.version,
+            version: self.row(at).follow.version,
         };
         let key = Key::Follow {
             appid: appid.to_owned(),
             openid: openid.to_owned(),
         };
         tx.save(key, &mut follow);
-        self.rows[at].follow = Followed::new(follow);
+        self.row_mut(at).follow = Followed::new(follow);
     }
 
     /// Puts a stored follow in its place (recovery), as [`ConversationTable::restore`] does a
@@ -287,7 +370,7 @@ impl ConversationTable {
         }
         match self.row_restored(appid, openid) {
             Some(at) => {
-                self.rows[at].follow = Followed::new(follow);
+                self.row_mut(at).follow = Followed::new(follow);
                 Ok(())
             }
             None => Err(follow),
@@ -297,25 +380,9 @@ impl ConversationTable {
     /// Forgets `openid`: its owner, its conversation and its follow, which are returned.
     pub fn remove(&mut self, openid: &str) -> Option<Removed> {
         let hash = self.hash(openid.as_bytes());
-        let rows = &self.rows;
-        let found = self
-            .index
-            .find_entry(hash, |&at| {
-                rows[at as usize].openid.as_bytes() == openid.as_bytes()
-            })
-            .ok()?;
-        let (at, _) = found.remove();
-        let at = at as usize;
-        let removed = self.rows.swap_remove(at);
+        let shard = &mut self.shards[shard_of(hash)];
+        let removed = shard.remove(hash, openid.as_bytes(), &self.hasher)?;
         self.ordered = false;
-        // The last row moved into `at`: point its index slot there.
-        if let Some(moved) = self.rows.get(at) {
-            let from = self.rows.len() as u32;
-            let hash = self.hash(moved.openid.as_bytes());
-            if let Some(slot) = self.index.find_mut(hash, |&i| i == from) {
-                *slot = at as u32;
-            }
-        }
         if removed.conversation.is_some() {
             self.conversations -= 1;
         }
@@ -327,13 +394,16 @@ impl ConversationTable {
         let Some(&account) = self.accounts.get(appid) else {
             return Vec::new();
         };
-        let (gone, kept): (Vec<Row>, Vec<Row>) = std::mem::take(&mut self.rows)
-            .into_iter()
-            .partition(|row| row.account == account);
-        self.rows = kept;
+        let mut removed = Vec::new();
+        for shard in &mut self.shards {
+            let (gone, kept): (Vec<Row>, Vec<Row>) = std::mem::take(&mut shard.rows)
+                .into_iter()
+                .partition(|row| row.account == account);
+            shard.rows = kept;
+            shard.reindex(&self.hasher);
+            removed.extend(gone.into_iter().map(Removed::from));
+        }
         self.ordered = false;
-        self.reindex();
-        let removed: Vec<Removed> = gone.into_iter().map(Removed::from).collect();
         self.conversations -= removed.iter().filter(|r| r.conversation.is_some()).count();
         removed
     }
@@ -344,8 +414,7 @@ impl ConversationTable {
         appid: &str,
     ) -> impl Iterator<Item = (&'a str, &'a Entry<Conversation>, Option<FollowRecord>)> + 'a {
         let account = self.accounts.get(appid).copied();
-        self.rows
-            .iter()
+        self.all_rows()
             .filter(move |row| Some(row.account) == account)
             .filter_map(|row| {
                 let follow = row.follow.get().map(|f| f.value);
@@ -355,7 +424,7 @@ impl ConversationTable {
 
     /// Every conversation, on every account.
     pub fn all(&self) -> impl Iterator<Item = &Entry<Conversation>> {
-        self.rows.iter().filter_map(|row| row.conversation.as_ref())
+        self.all_rows().filter_map(|row| row.conversation.as_ref())
     }
 
     /// How many conversations there are (openids issued without one are not counted).
@@ -365,26 +434,30 @@ impl ConversationTable {
 
     /// How many openids are issued (rows, with a conversation or not).
     pub fn rows(&self) -> usize {
-        self.rows.len()
+        self.shards.iter().map(|shard| shard.rows.len()).sum()
     }
 
-    /// The order a snapshot writes the rows in: the one that fills an index of that many rows
-    /// front to back (`index::order`), which they are in already when read from a snapshot and
-    /// not added to or removed from since.
-    pub fn snapshot_order(&self) -> Vec<u32> {
-        let rows = self.rows.len();
-        match self.ordered {
-            true => (0..rows as u32).collect(),
-            false => crate::index::order(rows, rows, hash_at(&self.rows, &self.hasher)),
-        }
+    /// The order a snapshot writes each shard's rows in: the one that fills an index of that
+    /// many rows front to back (`index::order`), which they are in already when read from a
+    /// snapshot and not added to or removed from since.
+    pub fn snapshot_order(&self) -> [Vec<u32>; SHARDS] {
+        std::array::from_fn(|shard| {
+            let rows = &self.shards[shard].rows;
+            match self.ordered {
+                true => (0..rows.len() as u32).collect(),
+                false => crate::index::order(rows.len(), rows.len(), hash_at(rows, &self.hasher)),
+            }
+        })
     }
 
-    /// Writes the hasher's seed, the interned appids, then every row in `order`, so that
-    /// reading them back fills the index front to back (`snapshot`). `order` is [`ConversationTable::snapshot_order`]'s; `renumbered` gives each user's slot
-    /// in the snapshot (`UserTable::snapshot_order`; `None`: the slot it has now).
+    /// Writes the hasher's seed, the interned appids, then `shard`'s rows in `order`, so that
+    /// reading them back fills its index front to back (`snapshot`). `order` is
+    /// [`ConversationTable::snapshot_order`]'s; `renumbered` gives each user's slot in the
+    /// snapshot (`UserTable::snapshot_order`; `None`: the slot it has now).
     pub fn write_to(
         &self,
         out: &mut Out<'_>,
+        shard: usize,
         order: &[u32],
         renumbered: Option<&[u32]>,
     ) -> std::io::Result<()> {
@@ -394,7 +467,7 @@ impl ConversationTable {
             out.bytes(appid.as_bytes())?;
         }
         out.len(order.len())?;
-        let rows = &self.rows;
+        let rows = &self.shards[shard].rows;
         for (i, &at) in order.iter().enumerate() {
             // Out of order (after a start from the store), each row is a cache miss: touching
             // the row a few places ahead lets the misses overlap.
@@ -427,27 +500,26 @@ impl ConversationTable {
         Ok(())
     }
 
-    /// The table [`ConversationTable::write_to`] wrote, its index rebuilt.
-    pub fn read_from<R: BufRead>(input: &mut In<R>) -> Result<ConversationTable, ReadError> {
-        let mut table = ConversationTable {
-            hasher: Hasher::seeded(input.u64()?),
-            ..ConversationTable::default()
-        };
-        let appids = input.len(4)?;
-        for _ in 0..appids {
+    /// The section [`ConversationTable::write_to`] wrote for `shard`, its index rebuilt.
+    pub fn read_from<R: BufRead>(input: &mut In<R>, shard: usize) -> Result<RowSection, ReadError> {
+        let seed = input.u64()?;
+        let hasher = Hasher::seeded(seed);
+        let mut appids: Vec<Box<str>> = Vec::new();
+        for _ in 0..input.len(4)? {
             let appid = input.str()?;
-            if table.accounts.contains_key(appid) {
+            if appids.iter().any(|a| **a == *appid) {
                 return Err(ReadError::Damaged(format!("account {appid:?} twice")));
             }
-            table.intern(appid);
+            appids.push(appid.into());
         }
+        let mut conversations = 0;
         // A row is at least its openid's length, its account, its user and its flags.
-        let rows = input.len(4 + 4 + 4 + 1)?;
-        table.rows.reserve_exact(rows);
-        for at in 0..rows {
+        let len = input.len(4 + 4 + 4 + 1)?;
+        let mut rows = Vec::with_capacity(len);
+        for at in 0..len {
             let openid = OpenidKey::new(input.str()?);
             let account = input.u32()?;
-            if account as usize >= table.appids.len() {
+            if account as usize >= appids.len() {
                 return Err(ReadError::Damaged(format!(
                     "row {at} names account {account}"
                 )));
@@ -456,7 +528,7 @@ impl ConversationTable {
             let flags = input.u8()?;
             let conversation = if flags & CONVERSATION != 0 {
                 let version = input.u64()?;
-                table.conversations += 1;
+                conversations += 1;
                 Some(Entry {
                     version,
                     value: input.record()?,
@@ -478,7 +550,7 @@ impl ConversationTable {
             } else {
                 Followed::default()
             };
-            table.rows.push(Row {
+            rows.push(Row {
                 openid,
                 account: AccountId(account),
                 user,
@@ -486,80 +558,160 @@ impl ConversationTable {
                 follow,
             });
         }
-        let (rows, hash) = (&table.rows, hash_at(&table.rows, &table.hasher));
+        // Each row's hash is worked out once, for the index: a row hashing to another shard
+        // (damage) would never be found, so it is noted on the way.
+        let misplaced = std::cell::Cell::new(None);
+        let hash = |at: usize| {
+            let hash = hasher.hash_one(rows.get(at)?.openid.as_bytes());
+            if shard_of(hash) != shard {
+                misplaced.set(Some(at));
+            }
+            Some(hash)
+        };
         let same = |a: u32, b: u32| {
             rows[a as usize].openid.as_bytes() == rows[b as usize].openid.as_bytes()
         };
-        crate::index::fill_in_order(&mut table.index, rows.len(), hash, same).map_err(|at| {
+        let mut index = HashTable::new();
+        crate::index::fill_in_order(&mut index, rows.len(), hash, same).map_err(|at| {
             let openid = rows[at as usize].openid.as_str();
             ReadError::Damaged(format!("openid {openid:?} twice"))
         })?;
+        if let Some(at) = misplaced.get() {
+            let openid = rows[at].openid.as_str();
+            return Err(ReadError::Damaged(format!(
+                "openid {openid:?} in shard {shard}, not its own"
+            )));
+        }
+        let shard = Shard {
+            rows,
+            index,
+            next_restored: 0,
+        };
+        Ok(RowSection {
+            seed,
+            appids,
+            shard,
+            conversations,
+        })
+    }
+
+    /// The table of the sections [`ConversationTable::read_from`] read, shard after shard.
+    pub fn from_sections(sections: Vec<RowSection>) -> Result<ConversationTable, ReadError> {
+        let disagree = || ReadError::Damaged("the shards disagree on the seed or accounts".into());
+        let first = sections.first().ok_or_else(disagree)?;
+        let mut table = ConversationTable {
+            hasher: Hasher::seeded(first.seed),
+            ..ConversationTable::default()
+        };
+        for appid in &first.appids {
+            table.intern(appid);
+        }
+        if sections.len() != SHARDS {
+            return Err(ReadError::Damaged(format!("{} shards", sections.len())));
+        }
+        for (at, section) in sections.into_iter().enumerate() {
+            if section.seed != table.hasher.seed() || section.appids != table.appids {
+                return Err(disagree());
+            }
+            table.conversations += section.conversations;
+            table.shards[at] = section.shard;
+        }
         table.ordered = true;
         Ok(table)
     }
 
-    /// Makes room for `rows` more rows.
+    /// Makes room for `rows` more rows, spread over the shards as hashes spread them: each
+    /// takes its share and a little more, so that none doubles for a few rows over.
     pub fn reserve(&mut self, rows: usize) {
-        self.rows.reserve(rows);
-        self.index.reserve(rows, rehash(&self.rows, &self.hasher));
+        let share = rows / SHARDS;
+        let share = share + share / 64 + 64;
+        for shard in &mut self.shards {
+            shard.rows.reserve(share);
+            (shard.index).reserve(share, rehash(&shard.rows, &self.hasher));
+        }
     }
 
     /// Gives back what growing left unused, once recovery has put every row in (a `Vec` that
     /// has just doubled is half empty).
     pub fn shrink_to_fit(&mut self) {
-        self.rows.shrink_to_fit();
-        self.index.shrink_to_fit(rehash(&self.rows, &self.hasher));
+        for shard in &mut self.shards {
+            shard.rows.shrink_to_fit();
+            (shard.index).shrink_to_fit(rehash(&shard.rows, &self.hasher));
+        }
+    }
+
+    /// Every row, shard after shard.
+    fn all_rows(&self) -> impl Iterator<Item = &Row> {
+        self.shards.iter().flat_map(|shard| &shard.rows)
+    }
+
+    fn row(&self, at: Place) -> &Row {
+        &self.shards[at.shard].rows[at.row]
+    }
+
+    fn row_mut(&mut self, at: Place) -> &mut Row {
+        &mut self.shards[at.shard].rows[at.row]
     }
 
     /// The row of `openid`, made (with no user yet) if there is none; `None` if the openid
     /// is another account's.
-    fn row_for(&mut self, appid: &str, openid: &str) -> Option<usize> {
+    fn row_for(&mut self, appid: &str, openid: &str) -> Option<Place> {
+        let hash = self.hash(openid.as_bytes());
+        self.row_hashed(hash, appid, openid)
+    }
+
+    /// [`Self::row_for`] with the openid's hash worked out.
+    fn row_hashed(&mut self, hash: u64, appid: &str, openid: &str) -> Option<Place> {
         let account = self.intern(appid);
-        match self.row_of(openid) {
-            Some(at) if self.rows[at].account != account => None,
-            Some(at) => Some(at),
+        let shard = shard_of(hash);
+        let row = match self.shards[shard].find(hash, openid.as_bytes()) {
+            Some(row) if self.shards[shard].rows[row].account != account => return None,
+            Some(row) => row,
             None => {
-                self.push(Row {
+                self.ordered = false;
+                let row = Row {
                     openid: OpenidKey::new(openid),
                     account,
                     user: UserRef::NONE,
                     conversation: None,
                     follow: Followed::default(),
-                });
-                Some(self.rows.len() - 1)
+                };
+                self.shards[shard].push(hash, row, &self.hasher)
             }
-        }
+        };
+        Some(Place { shard, row })
     }
 
-    /// [`Self::row_for`] for recovery, trying the row after the last one restored first: the
-    /// store gives a kind's records in key order, so conversations append their rows in that
-    /// order and follows, coming next in the same order, find them one after the other
-    /// instead of each costing the index and a row at random.
-    fn row_restored(&mut self, appid: &str, openid: &str) -> Option<usize> {
-        let guess = self.next_restored;
-        let at = match self.rows.get(guess) {
+    /// [`Self::row_for`] for recovery, trying the row after the last one restored in the
+    /// openid's shard first: the store gives a kind's records in key order, so conversations
+    /// append their rows in that order and follows, coming next in the same order, find them
+    /// one after the other instead of each costing the index and a row at random.
+    fn row_restored(&mut self, appid: &str, openid: &str) -> Option<Place> {
+        let hash = self.hash(openid.as_bytes());
+        let shard = shard_of(hash);
+        let guess = self.shards[shard].next_restored;
+        let at = match self.shards[shard].rows.get(guess) {
             Some(row) if row.openid.as_bytes() == openid.as_bytes() => {
-                (self.appid(row) == appid).then_some(guess)?
+                let place = Place { shard, row: guess };
+                (self.appid(row) == appid).then_some(place)?
             }
-            _ => self.row_for(appid, openid)?,
+            _ => self.row_hashed(hash, appid, openid)?,
         };
-        self.next_restored = at + 1;
+        self.shards[shard].next_restored = at.row + 1;
         Some(at)
     }
 
     /// The row of `openid` if it was issued on `appid`.
-    fn row_on(&self, appid: &str, openid: &str) -> Option<usize> {
+    fn row_on(&self, appid: &str, openid: &str) -> Option<Place> {
         let at = self.row_of(openid)?;
-        (self.appid(&self.rows[at]) == appid).then_some(at)
+        (self.appid(self.row(at)) == appid).then_some(at)
     }
 
-    fn row_of(&self, openid: &str) -> Option<usize> {
+    fn row_of(&self, openid: &str) -> Option<Place> {
         let hash = self.hash(openid.as_bytes());
-        self.index
-            .find(hash, |&at| {
-                self.rows[at as usize].openid.as_bytes() == openid.as_bytes()
-            })
-            .map(|&at| at as usize)
+        let shard = shard_of(hash);
+        let row = self.shards[shard].find(hash, openid.as_bytes())?;
+        Some(Place { shard, row })
     }
 
     /// Openids are hashed as bytes, the way rows hold them.
@@ -580,28 +732,9 @@ impl ConversationTable {
         self.accounts.insert(appid.into(), id);
         id
     }
-
-    fn push(&mut self, row: Row) {
-        self.ordered = false;
-        let at = self.rows.len() as u32;
-        let hash = self.hash(row.openid.as_bytes());
-        self.rows.push(row);
-        self.index
-            .insert_unique(hash, at, rehash(&self.rows, &self.hasher));
-    }
-
-    fn reindex(&mut self) {
-        self.index.clear();
-        let (rows, hasher) = (&self.rows, &self.hasher);
-        for (at, row) in rows.iter().enumerate() {
-            let hash = hasher.hash_one(row.openid.as_bytes());
-            self.index
-                .insert_unique(hash, at as u32, rehash(rows, hasher));
-        }
-    }
 }
 
-/// How the index finds a row's hash again as it grows: from the openid in the row.
+/// How an index finds a row's hash again as it grows: from the openid in the row.
 fn rehash<'a>(rows: &'a [Row], hasher: &'a Hasher) -> impl Fn(&u32) -> u64 + 'a {
     move |&at| hasher.hash_one(rows[at as usize].openid.as_bytes())
 }
@@ -804,13 +937,17 @@ mod tests {
             },
             version: 20 + at as u64,
         };
+        let place = |t: &ConversationTable, i: i64| t.row_of(&format!("o{i}")).unwrap();
         // o3 has no follow; the guess misses there and finds its way again.
         for i in (0..10).filter(|i| *i != 3) {
             t.restore_follow(A, &format!("o{i}"), follow(i)).unwrap();
-            assert_eq!(t.next_restored, i as usize + 1, "o{i} was the guessed row");
+            let at = place(&t, i);
+            let next = t.shards[at.shard].next_restored;
+            assert_eq!(next, at.row + 1, "the row after o{i} is the next guess");
         }
         // The guessed row's openid on another account is refused, as a lookup would.
-        t.next_restored = 4;
+        let o4 = place(&t, 4);
+        t.shards[o4.shard].next_restored = o4.row;
         assert!(t.restore_follow(B, "o4", follow(99)).is_err());
         assert!(t.restore(B, "o4", stored(99)).is_err());
         for i in 0..10 {

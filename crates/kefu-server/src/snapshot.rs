@@ -15,20 +15,23 @@
 //! store as it always did, after a warning. It is not synced to disk: the store is the record,
 //! and a snapshot a power cut tore fails its checksum.
 //!
-//! Layout: a header (magic, format, position, then offset, length and CRC-32 of each section),
-//! then the users section and the rows section, each written and read by its table's own
-//! module through [`Out`] and [`In`], on a thread each. Each section starts with its table's
-//! hasher seed and holds the entries in the order that fills the table's index front to back
-//! (`index.rs`), so a start fills both indexes as it reads, without a cache miss per entry.
+//! Layout: a header (magic, format, position, the number of sections, then offset, length and
+//! CRC-32 of each), then the users section and a rows section per shard of the conversation
+//! table (`conversations::SHARDS`), each written and read by its table's own module through
+//! [`Out`] and [`In`]. A start reads every section at once, on a thread each; a stop writes the
+//! users on one thread and the shards one after the other on another. Each section starts with
+//! its table's hasher seed and holds the entries in the order that fills the index front to
+//! back (`index.rs`), so a start fills the indexes as it reads, without a cache miss per entry.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::conversations::ConversationTable;
+use crate::conversations::{ConversationTable, SHARDS};
 use crate::users::UserTable;
 
 /// The snapshot's file name in the data directory.
@@ -36,9 +39,11 @@ pub const FILE: &str = "world.snapshot";
 const MAGIC: &[u8; 8] = b"kefu-wld";
 /// Bumped whenever a table's layout in the file changes: a snapshot of another format is
 /// ignored (the store has everything), never misread.
-const FORMAT: u32 = 3;
-/// Magic, format, position, and (offset, length, CRC) of each of the two sections.
-const HEADER: u64 = 8 + 4 + 8 + 2 * (8 + 8 + 4);
+const FORMAT: u32 = 4;
+/// The users, then each shard of the rows.
+const SECTIONS: usize = 1 + SHARDS;
+/// Magic, format, position, the number of sections, and (offset, length, CRC) of each.
+const HEADER: u64 = 8 + 4 + 8 + 4 + SECTIONS as u64 * (8 + 8 + 4);
 const BUFFER: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
@@ -86,8 +91,8 @@ pub struct Written {
 }
 
 /// Writes the snapshot of `users` and `conversations` under `dir`, at the store's `position`:
-/// the two sections at once, each on a thread of its own (the users section's length is known
-/// before it is written). Written beside its final name and renamed, so a stop interrupted
+/// the users on this thread and the rows' shards on another at the same time (the users
+/// section's length is known before it is written). Written beside its final name and renamed, so a stop interrupted
 /// halfway leaves none.
 pub fn write(
     dir: &Path,
@@ -108,56 +113,61 @@ pub fn write(
         // The rows' order is worked out beside the users'; the rows need the users' to know
         // where their section starts and what their users are numbered.
         let (users_done, users_order) = std::sync::mpsc::sync_channel(1);
-        let ((users_len, users_crc), (rows_at, rows_len, rows_crc)) =
-            std::thread::scope(|scope| {
-                let rows = std::thread::Builder::new()
-                    .name("kefu-snapshot".into())
-                    .spawn_scoped(scope, move || {
-                        let order = conversations.snapshot_order();
-                        let (rows_at, renumbered): (u64, Option<Vec<u32>>) =
-                            users_order.recv().map_err(|_| {
-                                std::io::Error::other("the users' order was not worked out")
-                            })?;
-                        rows_file.seek(SeekFrom::Start(rows_at))?;
+        let ((users_len, users_crc), shards) = std::thread::scope(|scope| {
+            let rows = std::thread::Builder::new()
+                .name("kefu-snapshot".into())
+                .spawn_scoped(scope, move || {
+                    let orders = conversations.snapshot_order();
+                    let (rows_at, renumbered): (u64, Option<Vec<u32>>) =
+                        users_order.recv().map_err(|_| {
+                            std::io::Error::other("the users' order was not worked out")
+                        })?;
+                    rows_file.seek(SeekFrom::Start(rows_at))?;
+                    // The shards one after the other, each a section of its own.
+                    let mut sections = Vec::with_capacity(SHARDS);
+                    let mut at = rows_at;
+                    for (shard, order) in orders.iter().enumerate() {
                         let mut out = Out::new(&mut rows_file);
-                        conversations.write_to(&mut out, &order, renumbered.as_deref())?;
+                        conversations.write_to(&mut out, shard, order, renumbered.as_deref())?;
                         let (len, crc) = out.finish()?;
-                        Ok::<_, std::io::Error>((rows_at, len, crc))
-                    })?;
-                // The next start gives users out in the order that fills their index.
-                let (user_order, renumbered) = users.snapshot_order();
-                let rows_at = HEADER + users.written_len(&user_order);
-                let _ = users_done.send((rows_at, renumbered));
-                let mut out = Out::new(&mut file);
-                users.write_to(&mut out, &user_order)?;
-                let users = out.finish()?;
-                let rows = rows
-                    .join()
-                    .map_err(|_| std::io::Error::other("writing the rows panicked"))??;
-                Ok::<_, std::io::Error>((users, rows))
-            })?;
+                        sections.push((at, len, crc));
+                        at += len;
+                    }
+                    Ok::<_, std::io::Error>(sections)
+                })?;
+            // The next start gives users out in the order that fills their index.
+            let (user_order, renumbered) = users.snapshot_order();
+            let rows_at = HEADER + users.written_len(&user_order);
+            let _ = users_done.send((rows_at, renumbered));
+            let mut out = Out::new(&mut file);
+            users.write_to(&mut out, &user_order)?;
+            let users = out.finish()?;
+            let rows = rows
+                .join()
+                .map_err(|_| std::io::Error::other("writing the rows panicked"))??;
+            Ok::<_, std::io::Error>((users, rows))
+        })?;
+        let rows_at = shards.first().map_or(HEADER, |(at, _, _)| *at);
         if HEADER + users_len != rows_at {
             return Err(std::io::Error::other(format!(
                 "the users section came out at {users_len} bytes, not {}",
                 rows_at - HEADER
             )));
         }
-        let sections = [
-            (HEADER, users_len, users_crc),
-            (rows_at, rows_len, rows_crc),
-        ];
+        let end = shards.last().map_or(rows_at, |(at, len, _)| at + len);
         let mut header = Vec::with_capacity(HEADER as usize);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&FORMAT.to_le_bytes());
         header.extend_from_slice(&position.to_le_bytes());
-        for (offset, len, crc) in sections {
+        header.extend_from_slice(&(SECTIONS as u32).to_le_bytes());
+        for (offset, len, crc) in std::iter::once((HEADER, users_len, users_crc)).chain(shards) {
             header.extend_from_slice(&offset.to_le_bytes());
             header.extend_from_slice(&len.to_le_bytes());
             header.extend_from_slice(&crc.to_le_bytes());
         }
         file.seek(SeekFrom::Start(0))?;
         file.write_all(&header)?;
-        Ok(rows_at + rows_len)
+        Ok(end)
     })()
     .map_err(io);
     let bytes = match written {
@@ -190,12 +200,17 @@ pub fn take(dir: &Path, position: Option<u64>) -> Result<Option<Tables>, Snapsho
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(SnapshotError::Io { path, source }),
     };
-    let read = read(&path, file, position);
-    // Used once, or not at all: from here on the store moves past it.
+    // Used once, or not at all: from here on the store moves past it. Unlinked before it is
+    // read, since the open file reads all the same; its pages are given back when it is
+    // closed, which for 2 GB takes a tenth of a second, so on a thread of its own.
     let removed = std::fs::remove_file(&path).map_err(|source| SnapshotError::Io {
         path: path.clone(),
         source,
     });
+    let read = read(&path, &file, position);
+    let closing = std::thread::Builder::new().name("kefu-snapshot".into());
+    // Should no thread start, the file is closed here, by the closure's drop.
+    let _ = closing.spawn(move || drop(file));
     let tables = read?;
     removed?;
     Ok(Some(tables))
@@ -206,13 +221,13 @@ fn partial(dir: &Path) -> PathBuf {
     dir.join(format!("{FILE}.partial"))
 }
 
-fn read(path: &Path, mut file: File, position: Option<u64>) -> Result<Tables, SnapshotError> {
+fn read(path: &Path, file: &File, position: Option<u64>) -> Result<Tables, SnapshotError> {
     let io = |source| SnapshotError::Io {
         path: path.to_owned(),
         source,
     };
     let mut header = [0; HEADER as usize];
-    match file.read_exact(&mut header) {
+    match file.read_exact_at(&mut header, 0) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             return Err(SnapshotError::Format);
@@ -224,67 +239,75 @@ fn read(path: &Path, mut file: File, position: Option<u64>) -> Result<Tables, Sn
         let magic: [u8; 8] = fields.array()?;
         let format = fields.u32()?;
         let written = fields.u64()?;
-        let mut sections = [(0, 0, 0); 2];
+        let count = fields.u32()?;
+        let mut sections = [(0, 0, 0); SECTIONS];
         for section in &mut sections {
             *section = (fields.u64()?, fields.u64()?, fields.u32()?);
         }
-        Ok((magic, format, written, sections))
+        Ok((magic, format, count, written, sections))
     })();
-    let Ok((magic, format, written, [users_at, rows_at])) = header else {
+    let Ok((magic, format, count, written, sections)) = header else {
         return Err(SnapshotError::Format);
     };
-    if magic != *MAGIC || format != FORMAT {
+    if magic != *MAGIC || format != FORMAT || count as usize != SECTIONS {
         return Err(SnapshotError::Format);
     }
     let now = position.unwrap_or(0);
     if position != Some(written) {
         return Err(SnapshotError::Stale { written, now });
     }
-    // Opened again, not cloned: a clone shares the file offset the other thread seeks.
-    let rows_file = File::open(path).map_err(io)?;
+    let [users_at, shards @ ..] = sections;
     std::thread::scope(|scope| {
-        let rows = std::thread::Builder::new()
-            .name("kefu-snapshot".into())
-            .spawn_scoped(scope, || {
-                section(
-                    path,
-                    rows_file,
-                    rows_at,
-                    "rows",
-                    ConversationTable::read_from,
-                )
-            })
-            .map_err(io)?;
+        // A thread a shard, all reading the one file, each at its own offset.
+        let mut readers = Vec::with_capacity(SHARDS);
+        for (shard, at) in shards.into_iter().enumerate() {
+            let reader = std::thread::Builder::new()
+                .name("kefu-snapshot".into())
+                .spawn_scoped(scope, move || {
+                    section(path, file, at, "rows", |input| {
+                        ConversationTable::read_from(input, shard)
+                    })
+                })
+                .map_err(io)?;
+            readers.push(reader);
+        }
         let users = section(path, file, users_at, "users", UserTable::read_from);
-        let conversations = rows.join().unwrap_or_else(|_| {
-            Err(SnapshotError::Damaged {
-                section: "rows",
-                reason: "reading it panicked".into(),
+        let shards = readers.into_iter().map(|reader| {
+            reader.join().unwrap_or_else(|_| {
+                Err(SnapshotError::Damaged {
+                    section: "rows",
+                    reason: "reading it panicked".into(),
+                })
             })
         });
+        let shards = shards.collect::<Result<Vec<_>, _>>()?;
+        let conversations =
+            ConversationTable::from_sections(shards).map_err(|e| SnapshotError::Damaged {
+                section: "rows",
+                reason: e.to_string(),
+            })?;
         Ok(Tables {
             users: users?,
-            conversations: conversations?,
+            conversations,
         })
     })
 }
 
 /// Reads one section with `read`, checking that it used the whole section and that its
 /// checksum holds.
-fn section<T>(
+fn section<'f, T>(
     path: &Path,
-    mut file: File,
+    file: &'f File,
     (offset, len, crc): (u64, u64, u32),
     name: &'static str,
-    read: impl FnOnce(&mut In<BufReader<Checked<std::io::Take<File>>>>) -> Result<T, ReadError>,
+    read: impl FnOnce(&mut In<BufReader<Checked<Section<'f>>>>) -> Result<T, ReadError>,
 ) -> Result<T, SnapshotError> {
-    file.seek(SeekFrom::Start(offset))
-        .map_err(|source| SnapshotError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
     let checked = Checked {
-        inner: file.take(len),
+        inner: Section {
+            file,
+            at: offset,
+            end: offset.saturating_add(len),
+        },
         crc: crc32fast::Hasher::new(),
     };
     let mut input = In::new(BufReader::with_capacity(BUFFER, checked), len);
@@ -303,13 +326,32 @@ fn section<T>(
         ReadError::Damaged(reason) => damaged(reason),
     })?;
     let reader = input.into_inner();
-    if !reader.buffer().is_empty() || reader.get_ref().inner.limit() != 0 {
+    let section = &reader.get_ref().inner;
+    if !reader.buffer().is_empty() || section.at != section.end {
         return Err(damaged("it holds more than its table".into()));
     }
     if reader.into_inner().crc.finalize() != crc {
         return Err(SnapshotError::Checksum(name));
     }
     Ok(value)
+}
+
+/// One section of the file, read at its own offset: every section's thread reads the same
+/// open file (which has no name by then: `take`).
+struct Section<'a> {
+    file: &'a File,
+    at: u64,
+    end: u64,
+}
+
+impl Read for Section<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = usize::try_from(self.end - self.at).unwrap_or(usize::MAX);
+        let len = buf.len().min(left);
+        let n = self.file.read_at(&mut buf[..len], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 /// A reader that keeps the CRC-32 of everything read through it.
@@ -661,6 +703,34 @@ mod tests {
             take(dir.path(), None),
             Err(SnapshotError::Stale { .. })
         ));
+    }
+
+    /// The header names each shard's section; sections swapped there (each still matching
+    /// its checksum) would put rows where lookups never look: refused.
+    #[test]
+    fn shards_swapped_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = written(dir.path());
+        let entry = |i: usize| {
+            let at = (HEADER as usize - SECTIONS * 20) + i * 20;
+            at..at + 20
+        };
+        let len = |i: usize| &good[entry(i)][8..16];
+        // Two shards of different lengths (6 rows cannot split evenly over 4).
+        let (a, b) = (1..SECTIONS)
+            .flat_map(|a| (a + 1..SECTIONS).map(move |b| (a, b)))
+            .find(|&(a, b)| len(a) != len(b))
+            .unwrap();
+        let mut bad = good.clone();
+        bad[entry(a)].copy_from_slice(&good[entry(b)]);
+        bad[entry(b)].copy_from_slice(&good[entry(a)]);
+        std::fs::write(dir.path().join(FILE), &bad).unwrap();
+        let refused = take(dir.path(), Some(POSITION));
+        assert!(
+            matches!(&refused, Err(SnapshotError::Damaged { section: "rows", reason }) if reason.contains("not its own")),
+            "{:?}",
+            refused.err()
+        );
     }
 
     /// Every byte of the file changed, and the file cut at every length: refused each time,
