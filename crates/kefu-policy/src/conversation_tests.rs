@@ -551,6 +551,14 @@ fn state_round_trips_through_the_stores_binary_format() {
     let back: Conversation =
         postcard::from_bytes(&postcard::to_allocvec(&single).unwrap()).unwrap();
     assert_eq!(back, single);
+    // None, one and several grants are read differently (`Grants`' visitor): three here.
+    f.trigger(&mut c, MenuClick, T0 + 2, f.per);
+    assert_eq!(c.view(T0 + 3, &f.book).grants.len(), 3);
+    let back: Conversation = postcard::from_bytes(&postcard::to_allocvec(&c).unwrap()).unwrap();
+    assert_eq!(back, c);
+    let none = Conversation::new(false);
+    let back: Conversation = postcard::from_bytes(&postcard::to_allocvec(&none).unwrap()).unwrap();
+    assert_eq!(back, none);
 }
 
 #[test]

@@ -278,7 +278,33 @@ impl Serialize for Grants {
 
 impl<'de> Deserialize<'de> for Grants {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Vec::<Grant>::deserialize(deserializer).map(Grants::from_vec)
+        deserializer.deserialize_seq(GrantsVisitor)
+    }
+}
+
+/// Reads the list of grants without a `Vec` when it holds none or one, as nearly every
+/// conversation's does: a start decodes millions.
+struct GrantsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for GrantsVisitor {
+    type Value = Grants;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of grants")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Grants, A::Error> {
+        let Some(first) = seq.next_element()? else {
+            return Ok(Grants::None);
+        };
+        let Some(second) = seq.next_element()? else {
+            return Ok(Grants::One(first));
+        };
+        let mut all = vec![first, second];
+        while let Some(grant) = seq.next_element()? {
+            all.push(grant);
+        }
+        Ok(Grants::Many(all.into_boxed_slice()))
     }
 }
 
