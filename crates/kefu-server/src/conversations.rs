@@ -19,10 +19,11 @@ use hashbrown::HashTable;
 use kefu_policy::Conversation;
 use kefu_store::{FollowRecord, Key, QrSceneValue};
 
+use crate::appids::Appids;
 use crate::index::Hasher;
 use crate::snapshot::{In, Out, ReadError};
 use crate::users::UserRef;
-use crate::world::{Entry, Map, Tx};
+use crate::world::{Entry, Tx};
 
 /// An account's place among the table's interned appids: rows name their account in 4 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,7 +239,7 @@ impl Shard {
 /// ([`ConversationTable::from_sections`]).
 pub struct RowSection {
     seed: u64,
-    appids: Vec<Box<str>>,
+    appids: Appids,
     shard: Shard,
     conversations: usize,
 }
@@ -248,8 +249,7 @@ pub struct ConversationTable {
     shards: [Shard; SHARDS],
     hasher: Hasher,
     /// Appids, interned: never removed, so an `AccountId` stays valid.
-    appids: Vec<Box<str>>,
-    accounts: Map<Box<str>, AccountId>,
+    appids: Appids,
     /// Rows with a conversation.
     conversations: usize,
     /// The rows are as a snapshot read them, in the order a snapshot writes them: none pushed
@@ -391,7 +391,7 @@ impl ConversationTable {
 
     /// Forgets every openid issued for `appid` (the account's deletion), returning them.
     pub fn remove_account(&mut self, appid: &str) -> Vec<Removed> {
-        let Some(&account) = self.accounts.get(appid) else {
+        let Some(account) = self.appids.id(appid).map(AccountId) else {
             return Vec::new();
         };
         let mut removed = Vec::new();
@@ -413,7 +413,7 @@ impl ConversationTable {
         &'a self,
         appid: &str,
     ) -> impl Iterator<Item = (&'a str, &'a Entry<Conversation>, Option<FollowRecord>)> + 'a {
-        let account = self.accounts.get(appid).copied();
+        let account = self.appids.id(appid).map(AccountId);
         self.all_rows()
             .filter(move |row| Some(row.account) == account)
             .filter_map(|row| {
@@ -462,10 +462,7 @@ impl ConversationTable {
         renumbered: Option<&[u32]>,
     ) -> std::io::Result<()> {
         out.u64(self.hasher.seed())?;
-        out.len(self.appids.len())?;
-        for appid in &self.appids {
-            out.bytes(appid.as_bytes())?;
-        }
+        self.appids.write_to(out)?;
         out.len(order.len())?;
         let rows = &self.shards[shard].rows;
         for (i, &at) in order.iter().enumerate() {
@@ -504,14 +501,7 @@ impl ConversationTable {
     pub fn read_from<R: BufRead>(input: &mut In<R>, shard: usize) -> Result<RowSection, ReadError> {
         let seed = input.u64()?;
         let hasher = Hasher::seeded(seed);
-        let mut appids: Vec<Box<str>> = Vec::new();
-        for _ in 0..input.len(4)? {
-            let appid = input.str()?;
-            if appids.iter().any(|a| **a == *appid) {
-                return Err(ReadError::Damaged(format!("account {appid:?} twice")));
-            }
-            appids.push(appid.into());
-        }
+        let appids = Appids::read_from(input)?;
         let mut conversations = 0;
         // A row is at least its openid's length, its account, its user and its flags.
         let len = input.len(4 + 4 + 4 + 1)?;
@@ -597,21 +587,17 @@ impl ConversationTable {
 
     /// The table of the sections [`ConversationTable::read_from`] read, shard after shard.
     pub fn from_sections(sections: Vec<RowSection>) -> Result<ConversationTable, ReadError> {
-        let disagree = || ReadError::Damaged("the shards disagree on the seed or accounts".into());
-        let first = sections.first().ok_or_else(disagree)?;
-        let mut table = ConversationTable {
-            hasher: Hasher::seeded(first.seed),
-            ..ConversationTable::default()
-        };
-        for appid in &first.appids {
-            table.intern(appid);
-        }
         if sections.len() != SHARDS {
             return Err(ReadError::Damaged(format!("{} shards", sections.len())));
         }
+        let mut table = ConversationTable::default();
         for (at, section) in sections.into_iter().enumerate() {
-            if section.seed != table.hasher.seed() || section.appids != table.appids {
-                return Err(disagree());
+            if at == 0 {
+                table.hasher = Hasher::seeded(section.seed);
+                table.appids = section.appids;
+            } else if section.seed != table.hasher.seed() || section.appids != table.appids {
+                let disagree = "the shards disagree on the seed or the accounts";
+                return Err(ReadError::Damaged(disagree.into()));
             }
             table.conversations += section.conversations;
             table.shards[at] = section.shard;
@@ -720,17 +706,11 @@ impl ConversationTable {
     }
 
     fn appid(&self, row: &Row) -> &str {
-        &self.appids[row.account.0 as usize]
+        self.appids.name(row.account.0).unwrap_or_default()
     }
 
     fn intern(&mut self, appid: &str) -> AccountId {
-        if let Some(&id) = self.accounts.get(appid) {
-            return id;
-        }
-        let id = AccountId(self.appids.len() as u32);
-        self.appids.push(appid.into());
-        self.accounts.insert(appid.into(), id);
-        id
+        AccountId(self.appids.intern(appid))
     }
 }
 

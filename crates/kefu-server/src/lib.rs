@@ -28,6 +28,7 @@
 
 pub mod api;
 pub mod app;
+mod appids;
 mod body;
 mod cgi;
 pub mod clock;

@@ -39,7 +39,7 @@ pub const FILE: &str = "world.snapshot";
 const MAGIC: &[u8; 8] = b"kefu-wld";
 /// Bumped whenever a table's layout in the file changes: a snapshot of another format is
 /// ignored (the store has everything), never misread.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 /// The users, then each shard of the rows.
 const SECTIONS: usize = 1 + SHARDS;
 /// Magic, format, position, the number of sections, and (offset, length, CRC) of each.

@@ -1,10 +1,11 @@
 //! The users, by user id.
 //!
 //! A world holds one user per follower, so each is packed into one heap block ([`Packed`]):
-//! its version, creation instant and sequence number, then its id, its nickname and its openids
-//! as length-prefixed strings. A `UserRecord` held as it is takes four blocks (the record, the
-//! id, the nickname, the openids), about 190 bytes a user; packed, one of about 110. Users are
-//! unpacked into a `UserRecord` when read: no send reads one.
+//! its version, creation instant and sequence number, then its id and its nickname as
+//! length-prefixed strings, then its openids, each behind its account's interned number
+//! ([`Appids`]) rather than the appid. A `UserRecord` held as it is takes four blocks (the
+//! record, the id, the nickname, the openids), about 190 bytes a user; packed, one of about 80.
+//! Users are unpacked into a `UserRecord` when read: no send reads one.
 //!
 //! Users sit in slots addressed by a [`UserRef`], so a conversation row names its user in
 //! 4 bytes rather than by a copy of the id; the index by id is a hash table of slot numbers,
@@ -16,8 +17,9 @@ use std::io::BufRead;
 
 use hashbrown::HashTable;
 use kefu_store::packed::{push_str, take_bytes, take_str};
-use kefu_store::{Key, OpenidPairs, UserRecord};
+use kefu_store::{Key, UserRecord};
 
+use crate::appids::Appids;
 use crate::index::Hasher;
 use crate::snapshot::{In, Out, ReadError};
 use crate::world::{Entry, Tx};
@@ -42,23 +44,25 @@ impl UserRef {
 }
 
 /// One user in one heap block: version, `created_at` and `seq` (8 bytes each), then
-/// `user_id`, `nickname` and the openids' own packed block.
+/// `user_id` and `nickname`, then each openid behind its account's number.
 struct Packed(Box<[u8]>);
 
 const HEADER: usize = 24;
 
 impl Packed {
-    fn new(user: &Entry<UserRecord>) -> Packed {
+    fn new(user: &Entry<UserRecord>, appids: &mut Appids) -> Packed {
         let u = &user.value;
-        let openids = u.openids.as_packed();
-        let mut out =
-            Vec::with_capacity(HEADER + 8 + u.user_id.len() + u.nickname.len() + openids.len());
+        let openids: usize = u.openids.iter().map(|(_, o)| 8 + o.len()).sum();
+        let mut out = Vec::with_capacity(HEADER + 8 + u.user_id.len() + u.nickname.len() + openids);
         out.extend_from_slice(&user.version.to_le_bytes());
         out.extend_from_slice(&u.created_at.to_le_bytes());
         out.extend_from_slice(&u.seq.to_le_bytes());
         push_str(&mut out, &u.user_id);
         push_str(&mut out, &u.nickname);
-        out.extend_from_slice(openids);
+        for (appid, openid) in u.openids.iter() {
+            out.extend_from_slice(&appids.intern(appid).to_le_bytes());
+            push_str(&mut out, openid);
+        }
         Packed(out.into_boxed_slice())
     }
 
@@ -69,12 +73,12 @@ impl Packed {
             .unwrap_or_default()
     }
 
-    /// The id, the nickname, and what follows them (the openids).
-    fn strings(&self) -> (&str, &str, &[u8]) {
+    /// The id, the nickname, and the openids.
+    fn strings(&self) -> (&str, &str, AccountOpenids<'_>) {
         let mut rest = self.0.get(HEADER..).unwrap_or_default();
         let user_id = take_str(&mut rest).unwrap_or_default();
         let nickname = take_str(&mut rest).unwrap_or_default();
-        (user_id, nickname, rest)
+        (user_id, nickname, AccountOpenids(rest))
     }
 
     /// The id as bytes, read without the rest: what the index compares and hashes.
@@ -87,21 +91,25 @@ impl Packed {
         std::str::from_utf8(self.id_bytes()).unwrap_or_default()
     }
 
-    fn openid(&self, appid: &str) -> Option<&str> {
-        OpenidPairs::of_packed(self.strings().2)
-            .find(|(a, _)| *a == appid)
+    fn openid(&self, account: u32) -> Option<&str> {
+        let mut openids = self.strings().2;
+        openids
+            .find(|(a, _)| *a == account)
             .map(|(_, openid)| openid)
     }
 
-    fn unpack(&self) -> Entry<UserRecord> {
+    fn unpack(&self, appids: &Appids) -> Entry<UserRecord> {
         let (user_id, nickname, openids) = self.strings();
+        let openids = openids.filter_map(|(account, openid)| {
+            Some((appids.name(account)?.to_owned(), openid.to_owned()))
+        });
         Entry {
             value: UserRecord {
                 user_id: user_id.to_owned(),
                 nickname: nickname.to_owned(),
                 created_at: i64::from_le_bytes(self.word(8)),
                 seq: u64::from_le_bytes(self.word(16)),
-                openids: kefu_store::Openids::from_packed(openids),
+                openids: openids.collect(),
             },
             version: u64::from_le_bytes(self.word(0)),
         }
@@ -110,7 +118,21 @@ impl Packed {
 
 impl std::fmt::Debug for Packed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.unpack().fmt(f)
+        f.debug_tuple("Packed").field(&self.user_id()).finish()
+    }
+}
+
+/// A user's openids where its block holds them: (account number, openid) pairs.
+struct AccountOpenids<'a>(&'a [u8]);
+
+impl<'a> Iterator for AccountOpenids<'a> {
+    type Item = (u32, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (account, mut rest) = self.0.split_first_chunk::<4>()?;
+        let openid = take_str(&mut rest)?;
+        self.0 = rest;
+        Some((u32::from_le_bytes(*account), openid))
     }
 }
 
@@ -121,6 +143,8 @@ pub struct UserTable {
     /// Slot numbers, hashed by the id of the user in the slot.
     index: HashTable<u32>,
     hasher: Hasher,
+    /// The accounts the users' openids are on.
+    appids: Appids,
     /// The users are as a snapshot read them, in the order a snapshot writes them: none added
     /// or removed since, so the next one writes them as they are.
     ordered: bool,
@@ -134,7 +158,7 @@ impl UserTable {
 
     /// The user in `user`'s slot, unpacked.
     pub fn at(&self, user: UserRef) -> Option<Entry<UserRecord>> {
-        Some(self.packed(user)?.unpack())
+        Some(self.packed(user)?.unpack(&self.appids))
     }
 
     pub fn find(&self, user_id: &str) -> Option<UserRef> {
@@ -151,15 +175,22 @@ impl UserTable {
 
     /// The user's openid on `appid`, without unpacking the rest.
     pub fn openid(&self, user_id: &str, appid: &str) -> Option<&str> {
-        self.packed(self.find(user_id)?)?.openid(appid)
+        let account = self.appids.id(appid)?;
+        self.packed(self.find(user_id)?)?.openid(account)
     }
 
     /// Every user's openids, as (user, appid, openid), user after user.
     pub fn openids(&self) -> impl Iterator<Item = (UserRef, &str, &str)> {
-        self.slots.iter().enumerate().flat_map(|(slot, user)| {
+        let appids = &self.appids;
+        self.slots.iter().enumerate().flat_map(move |(slot, user)| {
             let user_ref = UserRef(u32::try_from(slot).unwrap_or(u32::MAX));
-            let pairs = user.as_ref().map(|u| u.strings().2).unwrap_or_default();
-            OpenidPairs::of_packed(pairs).map(move |(appid, openid)| (user_ref, appid, openid))
+            let openids = user.as_ref().map(|u| u.strings().2);
+            openids
+                .into_iter()
+                .flatten()
+                .filter_map(move |(account, openid)| {
+                    Some((user_ref, appids.name(account)?, openid))
+                })
         })
     }
 
@@ -170,7 +201,7 @@ impl UserTable {
     /// Puts `user` under its id, replacing the user of that id (in the same slot) if there
     /// is one.
     pub fn insert(&mut self, user: &Entry<UserRecord>) -> UserRef {
-        let packed = Packed::new(user);
+        let packed = Packed::new(user, &mut self.appids);
         let id = user.value.user_id.as_bytes();
         let slots = &self.slots;
         let eq = |&s: &u32| id_in(slots, s) == id;
@@ -204,7 +235,7 @@ impl UserTable {
         let (slot, _) = found.remove();
         self.ordered = false;
         let packed = self.slots.get_mut(slot as usize)?.take()?;
-        Some(packed.unpack())
+        Some(packed.unpack(&self.appids))
     }
 
     /// Every user, in the order they were made (`seq`), read without unpacking them.
@@ -256,10 +287,11 @@ impl UserTable {
         (order, Some(renumbered))
     }
 
-    /// Writes the hasher's seed, then the users of the slots in `order`
+    /// Writes the hasher's seed, the interned appids, then the users of the slots in `order`
     /// ([`UserTable::snapshot_order`]) as they are packed (`snapshot`).
     pub fn write_to(&self, out: &mut Out<'_>, order: &[u32]) -> std::io::Result<()> {
         out.u64(self.hasher.seed())?;
+        self.appids.write_to(out)?;
         out.len(order.len())?;
         for (i, &slot) in order.iter().enumerate() {
             // As the rows do (`conversations::LOOK_AHEAD`): the slot a few places ahead.
@@ -281,7 +313,7 @@ impl UserTable {
     pub fn written_len(&self, order: &[u32]) -> u64 {
         let packed = order.iter().filter_map(|&slot| self.packed(UserRef(slot)));
         let blocks: usize = packed.map(|p| 4 + p.0.len()).sum();
-        (8 + 8 + blocks) as u64
+        8 + self.appids.written_len() + (8 + blocks) as u64
     }
 
     /// The table [`UserTable::write_to`] wrote, its index filled as the users come (they come
@@ -289,6 +321,7 @@ impl UserTable {
     pub fn read_from<R: BufRead>(input: &mut In<R>) -> Result<UserTable, ReadError> {
         let mut table = UserTable {
             hasher: Hasher::seeded(input.u64()?),
+            appids: Appids::read_from(input)?,
             ..UserTable::default()
         };
         // A user is at least its length and its header.
@@ -391,6 +424,23 @@ mod tests {
         });
         users.insert(&empty);
         assert_eq!(users.get("x").map(|e| e.value), Some(empty.value));
+    }
+
+    /// A world holds a user per follower: its block is most of what a user costs.
+    #[test]
+    fn a_follower_s_block_names_its_account_in_4_bytes() {
+        let mut users = UserTable::default();
+        let mut u = user("u3_123456", "n");
+        u.value.openids = [("wx00000000000000aa".into(), "o".repeat(28))]
+            .into_iter()
+            .collect();
+        let at = users.insert(&u);
+        // The header, the id and nickname behind their lengths, the account and the openid.
+        assert_eq!(
+            users.packed(at).map(|p| p.0.len()),
+            Some(24 + 13 + 5 + 4 + 32)
+        );
+        assert_eq!(users.at(at).map(|e| e.value), Some(u.value));
     }
 
     #[test]

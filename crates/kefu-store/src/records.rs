@@ -239,16 +239,6 @@ impl Openids {
         }
         Openids(packed.into_boxed_slice())
     }
-
-    /// The packed block itself, for a record that packs the openids into a block of its own.
-    pub fn as_packed(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// Openids from a block [`Openids::as_packed`] gave.
-    pub fn from_packed(packed: &[u8]) -> Openids {
-        Openids(packed.into())
-    }
 }
 
 impl std::fmt::Debug for Openids {
@@ -261,11 +251,6 @@ impl std::fmt::Debug for Openids {
 pub struct OpenidPairs<'a>(&'a [u8]);
 
 impl<'a> OpenidPairs<'a> {
-    /// The pairs of a block [`Openids::as_packed`] gave, read where it lies.
-    pub fn of_packed(packed: &'a [u8]) -> OpenidPairs<'a> {
-        OpenidPairs(packed)
-    }
-
     fn part(&mut self) -> Option<&'a str> {
         crate::packed::take_str(&mut self.0)
     }
