@@ -4,10 +4,10 @@
 //! This is the one table a send reads (`owner`, then `get_mut`), so it is laid out for millions
 //! of rows: the rows sit side by side in a `Vec`, and the index by openid is a hash table of
 //! row numbers (4 bytes a slot); both are cut into [`SHARDS`] shards by the openid's hash, so
-//! that a start can read them on several threads at once. Two maps keyed by the openid `String` (openid → owner, and
-//! appid → openid → conversation) cost each follower two keys and two sets of half-empty slots
-//! as wide as their values; at a million followers they were about 430 bytes of the 1,083, and
-//! a third map (appid → openid → follow) about 160 more.
+//! that a start can read them on several threads at once. Two maps keyed by the openid
+//! `String` (openid → owner, and appid → openid → conversation) cost each follower two keys and
+//! two sets of half-empty slots as wide as their values; at a million followers they were about
+//! 430 bytes of the 1,083, and a third map (appid → openid → follow) about 160 more.
 //!
 //! Openids are unique across accounts, so a row's account is part of what it is: a lookup by
 //! (appid, openid) finds the openid and checks the account.
@@ -25,7 +25,7 @@ use crate::snapshot::{In, Out, ReadError};
 use crate::users::UserRef;
 use crate::world::{Entry, Tx};
 
-/// An account's place among the table's interned appids: rows name their account in 4 bytes.
+/// An account's number among the interned appids: rows name their account in 4 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct AccountId(u32);
 

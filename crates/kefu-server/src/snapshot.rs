@@ -39,7 +39,7 @@ pub const FILE: &str = "world.snapshot";
 const MAGIC: &[u8; 8] = b"kefu-wld";
 /// Bumped whenever a table's layout in the file changes: a snapshot of another format is
 /// ignored (the store has everything), never misread.
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 /// The users, then each shard of the rows.
 const SECTIONS: usize = 1 + SHARDS;
 /// Magic, format, position, the number of sections, and (offset, length, CRC) of each.
@@ -92,8 +92,8 @@ pub struct Written {
 
 /// Writes the snapshot of `users` and `conversations` under `dir`, at the store's `position`:
 /// the users on this thread and the rows' shards on another at the same time (the users
-/// section's length is known before it is written). Written beside its final name and renamed, so a stop interrupted
-/// halfway leaves none.
+/// section's length is known before it is written). Written beside its final name and
+/// renamed, so a stop interrupted halfway leaves none.
 pub fn write(
     dir: &Path,
     position: u64,

@@ -1,10 +1,11 @@
 //! The users, by user id.
 //!
 //! A world holds one user per follower, so each is packed into one heap block ([`Packed`]):
-//! its version, creation instant and sequence number, then its id and its nickname as
-//! length-prefixed strings, then its openids, each behind its account's interned number
-//! ([`Appids`]) rather than the appid. A `UserRecord` held as it is takes four blocks (the
-//! record, the id, the nickname, the openids), about 190 bytes a user; packed, one of about 80.
+//! its id and nickname as length-prefixed strings, its version, creation instant and sequence
+//! number in as few bytes as each needs, then its openids, each behind its account's interned
+//! number ([`Appids`]) rather than the appid. A `UserRecord` held as it is takes four blocks
+//! (the record, the id, the nickname, the openids), about 190 bytes a user; packed, one of
+//! about 60.
 //! Users are unpacked into a `UserRecord` when read: no send reads one.
 //!
 //! Users sit in slots addressed by a [`UserRef`], so a conversation row names its user in
@@ -16,7 +17,9 @@ use std::hash::BuildHasher;
 use std::io::BufRead;
 
 use hashbrown::HashTable;
-use kefu_store::packed::{push_str, take_bytes, take_str};
+use kefu_store::packed::{
+    push_signed, push_str, push_varint, take_bytes, take_signed, take_str, take_varint,
+};
 use kefu_store::{Key, UserRecord};
 
 use crate::appids::Appids;
@@ -43,22 +46,36 @@ impl UserRef {
     }
 }
 
-/// One user in one heap block: version, `created_at` and `seq` (8 bytes each), then
-/// `user_id` and `nickname`, then each openid behind its account's number.
+/// One user in one heap block: `user_id` and `nickname`, then version, `created_at` and `seq`
+/// in as few bytes as each needs, then each openid behind its account's number. The id comes
+/// first: the index reads it on every lookup.
 struct Packed(Box<[u8]>);
 
-const HEADER: usize = 24;
+/// The fewest bytes a block can be: two empty strings and three one-byte numbers.
+const MIN_LEN: usize = 4 + 4 + 3;
+
+/// A user's block, read front to back.
+struct Fields<'a> {
+    user_id: &'a str,
+    nickname: &'a str,
+    version: u64,
+    created_at: i64,
+    seq: u64,
+    openids: AccountOpenids<'a>,
+}
 
 impl Packed {
     fn new(user: &Entry<UserRecord>, appids: &mut Appids) -> Packed {
         let u = &user.value;
         let openids: usize = u.openids.iter().map(|(_, o)| 8 + o.len()).sum();
-        let mut out = Vec::with_capacity(HEADER + 8 + u.user_id.len() + u.nickname.len() + openids);
-        out.extend_from_slice(&user.version.to_le_bytes());
-        out.extend_from_slice(&u.created_at.to_le_bytes());
-        out.extend_from_slice(&u.seq.to_le_bytes());
+        let numbers = 10 + 10 + 10;
+        let strings = 8 + u.user_id.len() + u.nickname.len();
+        let mut out = Vec::with_capacity(strings + numbers + openids);
         push_str(&mut out, &u.user_id);
         push_str(&mut out, &u.nickname);
+        push_varint(&mut out, user.version);
+        push_signed(&mut out, u.created_at);
+        push_varint(&mut out, u.seq);
         for (appid, openid) in u.openids.iter() {
             out.extend_from_slice(&appids.intern(appid).to_le_bytes());
             push_str(&mut out, openid);
@@ -66,25 +83,21 @@ impl Packed {
         Packed(out.into_boxed_slice())
     }
 
-    fn word(&self, at: usize) -> [u8; 8] {
-        self.0
-            .get(at..at + 8)
-            .and_then(|w| w.try_into().ok())
-            .unwrap_or_default()
-    }
-
-    /// The id, the nickname, and the openids.
-    fn strings(&self) -> (&str, &str, AccountOpenids<'_>) {
-        let mut rest = self.0.get(HEADER..).unwrap_or_default();
-        let user_id = take_str(&mut rest).unwrap_or_default();
-        let nickname = take_str(&mut rest).unwrap_or_default();
-        (user_id, nickname, AccountOpenids(rest))
+    fn fields(&self) -> Fields<'_> {
+        let mut rest = &self.0[..];
+        Fields {
+            user_id: take_str(&mut rest).unwrap_or_default(),
+            nickname: take_str(&mut rest).unwrap_or_default(),
+            version: take_varint(&mut rest).unwrap_or_default(),
+            created_at: take_signed(&mut rest).unwrap_or_default(),
+            seq: take_varint(&mut rest).unwrap_or_default(),
+            openids: AccountOpenids(rest),
+        }
     }
 
     /// The id as bytes, read without the rest: what the index compares and hashes.
     fn id_bytes(&self) -> &[u8] {
-        let mut rest = self.0.get(HEADER..).unwrap_or_default();
-        take_bytes(&mut rest).unwrap_or_default()
+        take_bytes(&mut &self.0[..]).unwrap_or_default()
     }
 
     fn user_id(&self) -> &str {
@@ -92,26 +105,26 @@ impl Packed {
     }
 
     fn openid(&self, account: u32) -> Option<&str> {
-        let mut openids = self.strings().2;
+        let mut openids = self.fields().openids;
         openids
             .find(|(a, _)| *a == account)
             .map(|(_, openid)| openid)
     }
 
     fn unpack(&self, appids: &Appids) -> Entry<UserRecord> {
-        let (user_id, nickname, openids) = self.strings();
-        let openids = openids.filter_map(|(account, openid)| {
+        let fields = self.fields();
+        let openids = fields.openids.filter_map(|(account, openid)| {
             Some((appids.name(account)?.to_owned(), openid.to_owned()))
         });
         Entry {
             value: UserRecord {
-                user_id: user_id.to_owned(),
-                nickname: nickname.to_owned(),
-                created_at: i64::from_le_bytes(self.word(8)),
-                seq: u64::from_le_bytes(self.word(16)),
+                user_id: fields.user_id.to_owned(),
+                nickname: fields.nickname.to_owned(),
+                created_at: fields.created_at,
+                seq: fields.seq,
                 openids: openids.collect(),
             },
-            version: u64::from_le_bytes(self.word(0)),
+            version: fields.version,
         }
     }
 }
@@ -184,7 +197,7 @@ impl UserTable {
         let appids = &self.appids;
         self.slots.iter().enumerate().flat_map(move |(slot, user)| {
             let user_ref = UserRef(u32::try_from(slot).unwrap_or(u32::MAX));
-            let openids = user.as_ref().map(|u| u.strings().2);
+            let openids = user.as_ref().map(|u| u.fields().openids);
             openids
                 .into_iter()
                 .flatten()
@@ -245,7 +258,7 @@ impl UserTable {
             .iter()
             .enumerate()
             .filter_map(|(slot, user)| {
-                let seq = u64::from_le_bytes(user.as_ref()?.word(16));
+                let seq = user.as_ref()?.fields().seq;
                 Some((seq, UserRef(u32::try_from(slot).ok()?)))
             })
             .collect();
@@ -325,11 +338,11 @@ impl UserTable {
             ..UserTable::default()
         };
         // A user is at least its length and its header.
-        let users = input.len(4 + HEADER as u64)?;
+        let users = input.len(4 + MIN_LEN as u64)?;
         table.slots.reserve_exact(users);
         for slot in 0..users {
             let bytes = input.boxed()?;
-            if bytes.len() < HEADER {
+            if bytes.len() < MIN_LEN {
                 let len = bytes.len();
                 return Err(ReadError::Damaged(format!("user {slot} is {len} bytes")));
             }
@@ -428,18 +441,17 @@ mod tests {
 
     /// A world holds a user per follower: its block is most of what a user costs.
     #[test]
-    fn a_follower_s_block_names_its_account_in_4_bytes() {
+    fn a_follower_s_block_is_small() {
         let mut users = UserTable::default();
         let mut u = user("u3_123456", "n");
         u.value.openids = [("wx00000000000000aa".into(), "o".repeat(28))]
             .into_iter()
             .collect();
         let at = users.insert(&u);
-        // The header, the id and nickname behind their lengths, the account and the openid.
-        assert_eq!(
-            users.packed(at).map(|p| p.0.len()),
-            Some(24 + 13 + 5 + 4 + 32)
-        );
+        // The id and nickname behind their lengths, version 3 (1 byte), created at -5 (1) and
+        // sequence number 99,xxx (3), the account and the openid: within 64 bytes.
+        let len = users.packed(at).map(|p| p.0.len());
+        assert_eq!(len, Some(13 + 5 + 1 + 1 + 3 + 4 + 32));
         assert_eq!(users.at(at).map(|e| e.value), Some(u.value));
     }
 

@@ -1,4 +1,5 @@
-//! Strings packed into one heap block, each behind its length (4 bytes, little-endian).
+//! Strings packed into one heap block, each behind its length (4 bytes, little-endian), and
+//! numbers in as few bytes as they need.
 //!
 //! Records the world holds by the million keep their strings this way, in one allocation rather
 //! than one per string: a user's [`crate::Openids`], and the server's table of users.
@@ -26,6 +27,40 @@ pub fn take_bytes<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
     Some(s)
 }
 
+/// Appends `n` in as few bytes as it needs (LEB128: seven bits a byte, low first, the top bit
+/// saying another follows): versions, instants and sequence numbers are far below `u64::MAX`.
+pub fn push_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Takes the next number [`push_varint`] wrote off the front of `bytes`; `None` at the end.
+pub fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut n = 0u64;
+    for (i, &byte) in bytes.iter().enumerate().take(10) {
+        n |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            *bytes = bytes.get(i + 1..)?;
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// [`push_varint`] for a signed number, small either side of zero in few bytes (zigzag).
+pub fn push_signed(out: &mut Vec<u8>, n: i64) {
+    push_varint(out, ((n << 1) ^ (n >> 63)) as u64);
+}
+
+/// Takes the next number [`push_signed`] wrote off the front of `bytes`.
+pub fn take_signed(bytes: &mut &[u8]) -> Option<i64> {
+    let n = take_varint(bytes)?;
+    Some((n >> 1) as i64 ^ -((n & 1) as i64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +85,30 @@ mod tests {
         // Truncated: a length promising more than is there.
         let mut short = &out[..10];
         assert_eq!(take_str(&mut short), None);
+    }
+
+    #[test]
+    fn numbers_come_back_in_as_few_bytes_as_they_need() {
+        let unsigned = [0, 1, 127, 128, 300, 1 << 32, u64::MAX];
+        let signed = [0, -1, 1, -64, 64, 1_795_565_100, i64::MIN, i64::MAX];
+        let mut out = Vec::new();
+        unsigned.iter().for_each(|&n| push_varint(&mut out, n));
+        signed.iter().for_each(|&n| push_signed(&mut out, n));
+        let mut bytes = out.as_slice();
+        for n in unsigned {
+            assert_eq!(take_varint(&mut bytes), Some(n));
+        }
+        for n in signed {
+            assert_eq!(take_signed(&mut bytes), Some(n));
+        }
+        assert_eq!(take_varint(&mut bytes), None);
+        for (n, len) in [(127, 1), (128, 2), (1_795_565_100, 5), (u64::MAX, 10)] {
+            let mut sized = Vec::new();
+            push_varint(&mut sized, n);
+            assert_eq!(sized.len(), len, "{n}");
+        }
+        // Cut short, or ten bytes all saying another follows: none.
+        assert_eq!(take_varint(&mut &[0x80][..]), None);
+        assert_eq!(take_varint(&mut &[0xff; 12][..]), None);
     }
 }
