@@ -452,7 +452,24 @@ mod tests {
         // sequence number 99,xxx (3), the account and the openid: within 64 bytes.
         let len = users.packed(at).map(|p| p.0.len());
         assert_eq!(len, Some(13 + 5 + 1 + 1 + 3 + 4 + 32));
-        assert_eq!(users.at(at).map(|e| e.value), Some(u.value));
+        assert_eq!(users.at(at).map(|e| e.value), Some(u.value.clone()));
+        // One of kefu's own ids, with numbers as a store of millions has them: 80 bytes, the
+        // allocator's 80-byte class (96 with the numbers 8 bytes each).
+        let mut u = Entry {
+            version: 2_517_737,
+            ..u
+        };
+        u.value.user_id = "u_0123456789abcdef".into();
+        u.value.nickname = "Alice".into();
+        u.value.created_at = 1_795_565_100;
+        u.value.seq = 25_000_000;
+        let at = users.insert(&u);
+        let len = users.packed(at).map(|p| p.0.len());
+        assert_eq!(len, Some(22 + 9 + 4 + 5 + 4 + 4 + 32));
+        assert_eq!(
+            users.at(at).map(|e| (e.value, e.version)),
+            Some((u.value, u.version))
+        );
     }
 
     #[test]
