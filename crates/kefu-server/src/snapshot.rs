@@ -302,6 +302,19 @@ fn section<'f, T>(
     name: &'static str,
     read: impl FnOnce(&mut In<BufReader<Checked<Section<'f>>>>) -> Result<T, ReadError>,
 ) -> Result<T, SnapshotError> {
+    let damaged = |reason: String| SnapshotError::Damaged {
+        section: name,
+        reason,
+    };
+    let io = |source| SnapshotError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    // A section the file cannot hold is refused before anything is sized by its length.
+    let file_len = file.metadata().map_err(io)?.len();
+    if offset.checked_add(len).is_none_or(|end| end > file_len) {
+        return Err(damaged("it ends early".into()));
+    }
     let checked = Checked {
         inner: Section {
             file,
@@ -311,18 +324,11 @@ fn section<'f, T>(
         crc: crc32fast::Hasher::new(),
     };
     let mut input = In::new(BufReader::with_capacity(BUFFER, checked), len);
-    let damaged = |reason: String| SnapshotError::Damaged {
-        section: name,
-        reason,
-    };
     let value = read(&mut input).map_err(|e| match e {
         ReadError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             damaged("it ends early".into())
         }
-        ReadError::Io(source) => SnapshotError::Io {
-            path: path.to_owned(),
-            source,
-        },
+        ReadError::Io(source) => io(source),
         ReadError::Damaged(reason) => damaged(reason),
     })?;
     let reader = input.into_inner();
@@ -503,16 +509,25 @@ impl<R: BufRead> In<R> {
         self.next(len)
     }
 
-    /// Bytes written by [`Out::bytes`], in a block of their own: copied once, straight from
-    /// the read buffer, when they lie in it (a table keeps millions of these).
-    pub fn boxed(&mut self) -> Result<Box<[u8]>, ReadError> {
-        let len = self.u32()? as usize;
+    /// The section's length in bytes.
+    pub fn section_len(&self) -> usize {
+        usize::try_from(self.len).unwrap_or(usize::MAX)
+    }
+
+    /// Bytes written by [`Out::bytes`], appended to `out` behind their length as they were
+    /// written: copied once, straight from the read buffer when they lie in it (a table reads
+    /// millions). Returns their length.
+    pub fn append_bytes(&mut self, out: &mut Vec<u8>) -> Result<usize, ReadError> {
+        let len = self.u32()?;
+        out.extend_from_slice(&len.to_le_bytes());
+        let len = len as usize;
         if let Some(bytes) = self.input.fill_buf()?.get(..len) {
-            let boxed = Box::from(bytes);
+            out.extend_from_slice(bytes);
             self.input.consume(len);
-            return Ok(boxed);
+        } else {
+            out.extend_from_slice(self.next(len)?);
         }
-        Ok(Box::from(self.next(len)?))
+        Ok(len)
     }
 
     /// The next `len` bytes, valid until the next read.

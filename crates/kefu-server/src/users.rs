@@ -1,12 +1,14 @@
 //! The users, by user id.
 //!
-//! A world holds one user per follower, so each is packed into one heap block ([`Packed`]):
-//! its id and nickname as length-prefixed strings, its version, creation instant and sequence
-//! number in as few bytes as each needs, then its openids, each behind its account's interned
-//! number ([`Appids`]) rather than the appid. A `UserRecord` held as it is takes four blocks
-//! (the record, the id, the nickname, the openids), about 190 bytes a user; packed, one of
-//! about 60.
-//! Users are unpacked into a `UserRecord` when read: no send reads one.
+//! A world holds one user per follower, so each is packed into a block ([`Packed`]): its id and
+//! nickname as length-prefixed strings, its version, creation instant and sequence number in as
+//! few bytes as each needs, then its openids, each behind its account's interned number
+//! ([`Appids`]) rather than the appid. The blocks lie back to back in one allocation, and a
+//! slot holds where its user's block starts (8 bytes). A `UserRecord` held as it is takes four
+//! heap blocks (the record, the id, the nickname, the openids), about 190 bytes a user; packed,
+//! about 70 with its slot. Users are unpacked into a `UserRecord` when read: no send reads one.
+//! A replaced or removed user's block stays behind until such blocks are half of all; then the
+//! live ones are copied into a new allocation (`UserTable::compact`).
 //!
 //! Users sit in slots addressed by a [`UserRef`], so a conversation row names its user in
 //! 4 bytes rather than by a copy of the id; the index by id is a hash table of slot numbers,
@@ -46,10 +48,11 @@ impl UserRef {
     }
 }
 
-/// One user in one heap block: `user_id` and `nickname`, then version, `created_at` and `seq`
-/// in as few bytes as each needs, then each openid behind its account's number. The id comes
-/// first: the index reads it on every lookup.
-struct Packed(Box<[u8]>);
+/// One user's block: `user_id` and `nickname`, then version, `created_at` and `seq` in as few
+/// bytes as each needs, then each openid behind its account's number. The id comes first: the
+/// index reads it on every lookup. Read where the table holds it ([`UserTable`]'s `blocks`).
+#[derive(Clone, Copy)]
+struct Packed<'a>(&'a [u8]);
 
 /// The fewest bytes a block can be: two empty strings and three one-byte numbers.
 const MIN_LEN: usize = 4 + 4 + 3;
@@ -64,27 +67,27 @@ struct Fields<'a> {
     openids: AccountOpenids<'a>,
 }
 
-impl Packed {
-    fn new(user: &Entry<UserRecord>, appids: &mut Appids) -> Packed {
-        let u = &user.value;
-        let openids: usize = u.openids.iter().map(|(_, o)| 8 + o.len()).sum();
-        let numbers = 10 + 10 + 10;
-        let strings = 8 + u.user_id.len() + u.nickname.len();
-        let mut out = Vec::with_capacity(strings + numbers + openids);
-        push_str(&mut out, &u.user_id);
-        push_str(&mut out, &u.nickname);
-        push_varint(&mut out, user.version);
-        push_signed(&mut out, u.created_at);
-        push_varint(&mut out, u.seq);
-        for (appid, openid) in u.openids.iter() {
-            out.extend_from_slice(&appids.intern(appid).to_le_bytes());
-            push_str(&mut out, openid);
-        }
-        Packed(out.into_boxed_slice())
+/// Appends `user`'s block, behind its length, to `blocks`.
+fn pack(user: &Entry<UserRecord>, appids: &mut Appids, blocks: &mut Vec<u8>) {
+    let u = &user.value;
+    let at = blocks.len();
+    blocks.extend_from_slice(&[0; 4]);
+    push_str(blocks, &u.user_id);
+    push_str(blocks, &u.nickname);
+    push_varint(blocks, user.version);
+    push_signed(blocks, u.created_at);
+    push_varint(blocks, u.seq);
+    for (appid, openid) in u.openids.iter() {
+        blocks.extend_from_slice(&appids.intern(appid).to_le_bytes());
+        push_str(blocks, openid);
     }
+    let len = u32::try_from(blocks.len() - at - 4).unwrap_or(u32::MAX);
+    blocks[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
 
-    fn fields(&self) -> Fields<'_> {
-        let mut rest = &self.0[..];
+impl<'a> Packed<'a> {
+    fn fields(self) -> Fields<'a> {
+        let mut rest = self.0;
         Fields {
             user_id: take_str(&mut rest).unwrap_or_default(),
             nickname: take_str(&mut rest).unwrap_or_default(),
@@ -96,22 +99,22 @@ impl Packed {
     }
 
     /// The id as bytes, read without the rest: what the index compares and hashes.
-    fn id_bytes(&self) -> &[u8] {
-        take_bytes(&mut &self.0[..]).unwrap_or_default()
+    fn id_bytes(self) -> &'a [u8] {
+        take_bytes(&mut { self.0 }).unwrap_or_default()
     }
 
-    fn user_id(&self) -> &str {
+    fn user_id(self) -> &'a str {
         std::str::from_utf8(self.id_bytes()).unwrap_or_default()
     }
 
-    fn openid(&self, account: u32) -> Option<&str> {
+    fn openid(self, account: u32) -> Option<&'a str> {
         let mut openids = self.fields().openids;
         openids
             .find(|(a, _)| *a == account)
             .map(|(_, openid)| openid)
     }
 
-    fn unpack(&self, appids: &Appids) -> Entry<UserRecord> {
+    fn unpack(self, appids: &Appids) -> Entry<UserRecord> {
         let fields = self.fields();
         let openids = fields.openids.filter_map(|(account, openid)| {
             Some((appids.name(account)?.to_owned(), openid.to_owned()))
@@ -129,12 +132,6 @@ impl Packed {
     }
 }
 
-impl std::fmt::Debug for Packed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Packed").field(&self.user_id()).finish()
-    }
-}
-
 /// A user's openids where its block holds them: (account number, openid) pairs.
 struct AccountOpenids<'a>(&'a [u8]);
 
@@ -149,10 +146,44 @@ impl<'a> Iterator for AccountOpenids<'a> {
     }
 }
 
-#[derive(Debug, Default)]
+/// A slot whose user was removed.
+const EMPTY: u64 = u64::MAX;
+
+/// Replaced and removed users' blocks are given back (`UserTable::compact`) once they are
+/// at least this many bytes and half of all.
+const COMPACT_AT: usize = 1 << 20;
+
+/// The blocks and the slots, borrowed apart from the index, as the index's closures read
+/// them.
+#[derive(Clone, Copy)]
+struct Blocks<'a> {
+    bytes: &'a [u8],
+    slots: &'a [u64],
+}
+
+impl<'a> Blocks<'a> {
+    /// The block of the user in `slot`; `None` for an empty slot.
+    fn get(self, slot: u32) -> Option<Packed<'a>> {
+        let at = usize::try_from(*self.slots.get(slot as usize)?).ok()?;
+        take_bytes(&mut self.bytes.get(at..)?).map(Packed)
+    }
+
+    /// The id, as bytes, of the user in `slot` (empty for an empty slot).
+    fn id(self, slot: u32) -> &'a [u8] {
+        self.get(slot).map(Packed::id_bytes).unwrap_or_default()
+    }
+}
+
+#[derive(Default)]
 pub struct UserTable {
-    /// By `UserRef`; `None` once removed.
-    slots: Vec<Option<Packed>>,
+    /// Every user's block behind its length (4 bytes), back to back in one allocation: no
+    /// allocation per user (nor the allocator's rounding up), and a slot of 8 bytes rather
+    /// than a 16-byte pointer. A replaced or removed user's block stays until `compact`.
+    blocks: Vec<u8>,
+    /// By `UserRef`: where the user's block starts in `blocks`; `EMPTY` once removed.
+    slots: Vec<u64>,
+    /// Bytes of `blocks` that no slot points at any more.
+    garbage: usize,
     /// Slot numbers, hashed by the id of the user in the slot.
     index: HashTable<u32>,
     hasher: Hasher,
@@ -161,6 +192,16 @@ pub struct UserTable {
     /// The users are as a snapshot read them, in the order a snapshot writes them: none added
     /// or removed since, so the next one writes them as they are.
     ordered: bool,
+}
+
+impl std::fmt::Debug for UserTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserTable")
+            .field("users", &self.len())
+            .field("bytes", &self.blocks.len())
+            .field("garbage", &self.garbage)
+            .finish()
+    }
 }
 
 impl UserTable {
@@ -175,9 +216,9 @@ impl UserTable {
     }
 
     pub fn find(&self, user_id: &str) -> Option<UserRef> {
-        let id = user_id.as_bytes();
+        let (id, blocks) = (user_id.as_bytes(), self.blocks());
         self.index
-            .find(self.hasher.hash_one(id), |&s| id_in(&self.slots, s) == id)
+            .find(self.hasher.hash_one(id), |&s| blocks.id(s) == id)
             .map(|&slot| UserRef(slot))
     }
 
@@ -194,15 +235,14 @@ impl UserTable {
 
     /// Every user's openids, as (user, appid, openid), user after user.
     pub fn openids(&self) -> impl Iterator<Item = (UserRef, &str, &str)> {
-        let appids = &self.appids;
-        self.slots.iter().enumerate().flat_map(move |(slot, user)| {
-            let user_ref = UserRef(u32::try_from(slot).unwrap_or(u32::MAX));
-            let openids = user.as_ref().map(|u| u.fields().openids);
+        let (appids, blocks) = (&self.appids, self.blocks());
+        (0..self.slots.len() as u32).flat_map(move |slot| {
+            let openids = blocks.get(slot).map(|user| user.fields().openids);
             openids
                 .into_iter()
                 .flatten()
                 .filter_map(move |(account, openid)| {
-                    Some((user_ref, appids.name(account)?, openid))
+                    Some((UserRef(slot), appids.name(account)?, openid))
                 })
         })
     }
@@ -214,24 +254,32 @@ impl UserTable {
     /// Puts `user` under its id, replacing the user of that id (in the same slot) if there
     /// is one.
     pub fn insert(&mut self, user: &Entry<UserRecord>) -> UserRef {
-        let packed = Packed::new(user, &mut self.appids);
+        let at = self.blocks.len() as u64;
+        pack(user, &mut self.appids, &mut self.blocks);
         let id = user.value.user_id.as_bytes();
-        let slots = &self.slots;
-        let eq = |&s: &u32| id_in(slots, s) == id;
-        match (self.index).entry(self.hasher.hash_one(id), eq, rehash(slots, &self.hasher)) {
+        let blocks = Blocks {
+            bytes: &self.blocks,
+            slots: &self.slots,
+        };
+        let eq = |&s: &u32| blocks.id(s) == id;
+        let hash = self.hasher.hash_one(id);
+        let user = match (self.index).entry(hash, eq, rehash(blocks, &self.hasher)) {
             hashbrown::hash_table::Entry::Occupied(found) => {
                 let slot = *found.get();
-                self.slots[slot as usize] = Some(packed);
+                self.garbage += blocks.get(slot).map_or(0, |old| 4 + old.0.len());
+                self.slots[slot as usize] = at;
                 UserRef(slot)
             }
             hashbrown::hash_table::Entry::Vacant(vacant) => {
                 self.ordered = false;
                 let slot = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
                 vacant.insert(slot);
-                self.slots.push(Some(packed));
+                self.slots.push(at);
                 UserRef(slot)
             }
-        }
+        };
+        self.compact();
+        user
     }
 
     /// Records `user` in `tx` under a new version, and puts it in the table.
@@ -241,26 +289,29 @@ impl UserTable {
     }
 
     pub fn remove(&mut self, user_id: &str) -> Option<Entry<UserRecord>> {
-        let (id, slots) = (user_id.as_bytes(), &self.slots);
+        let id = user_id.as_bytes();
+        let blocks = Blocks {
+            bytes: &self.blocks,
+            slots: &self.slots,
+        };
         let found = (self.index)
-            .find_entry(self.hasher.hash_one(id), |&s| id_in(slots, s) == id)
+            .find_entry(self.hasher.hash_one(id), |&s| blocks.id(s) == id)
             .ok()?;
         let (slot, _) = found.remove();
+        let packed = blocks.get(slot)?;
+        let user = packed.unpack(&self.appids);
+        self.garbage += 4 + packed.0.len();
+        self.slots[slot as usize] = EMPTY;
         self.ordered = false;
-        let packed = self.slots.get_mut(slot as usize)?.take()?;
-        Some(packed.unpack(&self.appids))
+        self.compact();
+        Some(user)
     }
 
     /// Every user, in the order they were made (`seq`), read without unpacking them.
     pub fn in_order(&self) -> Vec<UserRef> {
-        let mut users: Vec<(u64, UserRef)> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, user)| {
-                let seq = user.as_ref()?.fields().seq;
-                Some((seq, UserRef(u32::try_from(slot).ok()?)))
-            })
+        let blocks = self.blocks();
+        let mut users: Vec<(u64, UserRef)> = (0..self.slots.len() as u32)
+            .filter_map(|slot| Some((blocks.get(slot)?.fields().seq, UserRef(slot))))
             .collect();
         users.sort_unstable_by_key(|(seq, _)| *seq);
         users.into_iter().map(|(_, user)| user).collect()
@@ -273,13 +324,22 @@ impl UserTable {
     /// Makes room for `users` more users.
     pub fn reserve(&mut self, users: usize) {
         self.slots.reserve(users);
-        self.index.reserve(users, rehash(&self.slots, &self.hasher));
+        let blocks = Blocks {
+            bytes: &self.blocks,
+            slots: &self.slots,
+        };
+        self.index.reserve(users, rehash(blocks, &self.hasher));
     }
 
     /// Gives back what growing left unused, once recovery has put every user in.
     pub fn shrink_to_fit(&mut self) {
+        self.blocks.shrink_to_fit();
         self.slots.shrink_to_fit();
-        self.index.shrink_to_fit(rehash(&self.slots, &self.hasher));
+        let blocks = Blocks {
+            bytes: &self.blocks,
+            slots: &self.slots,
+        };
+        self.index.shrink_to_fit(rehash(blocks, &self.hasher));
     }
 
     /// The order a snapshot writes the users in, the one that fills an index of that many
@@ -288,12 +348,12 @@ impl UserTable {
     /// or shrunk since): the next start gives the slots out in that order, so rows are written
     /// with their users renumbered.
     pub fn snapshot_order(&self) -> (Vec<u32>, Option<Vec<u32>>) {
+        let slots = self.slots.len();
         if self.ordered {
-            return ((0..self.slots.len() as u32).collect(), None);
+            return ((0..slots as u32).collect(), None);
         }
-        let slots = &self.slots;
-        let order = crate::index::order(slots.len(), self.len(), hash_at(slots, &self.hasher));
-        let mut renumbered = vec![u32::MAX; slots.len()];
+        let order = crate::index::order(slots, self.len(), hash_at(self.blocks(), &self.hasher));
+        let mut renumbered = vec![u32::MAX; slots];
         for (new, &old) in order.iter().enumerate() {
             renumbered[old as usize] = new as u32;
         }
@@ -306,16 +366,13 @@ impl UserTable {
         out.u64(self.hasher.seed())?;
         self.appids.write_to(out)?;
         out.len(order.len())?;
+        let blocks = self.blocks();
         for (i, &slot) in order.iter().enumerate() {
             // As the rows do (`conversations::LOOK_AHEAD`): the slot a few places ahead.
             let ahead = order.get(i + crate::conversations::LOOK_AHEAD);
-            std::hint::black_box(
-                ahead
-                    .and_then(|&s| self.slots.get(s as usize))
-                    .map(Option::is_some),
-            );
-            if let Some(packed) = self.packed(UserRef(slot)) {
-                out.bytes(&packed.0)?;
+            std::hint::black_box(ahead.and_then(|&s| self.slots.get(s as usize)));
+            if let Some(packed) = blocks.get(slot) {
+                out.bytes(packed.0)?;
             }
         }
         Ok(())
@@ -324,9 +381,10 @@ impl UserTable {
     /// How many bytes [`UserTable::write_to`] writes for `order`, known before writing them: a
     /// snapshot writes the next section at that offset at the same time.
     pub fn written_len(&self, order: &[u32]) -> u64 {
-        let packed = order.iter().filter_map(|&slot| self.packed(UserRef(slot)));
-        let blocks: usize = packed.map(|p| 4 + p.0.len()).sum();
-        8 + self.appids.written_len() + (8 + blocks) as u64
+        let blocks = self.blocks();
+        let packed = order.iter().filter_map(|&slot| blocks.get(slot));
+        let bytes: usize = packed.map(|p| 4 + p.0.len()).sum();
+        8 + self.appids.written_len() + (8 + bytes) as u64
     }
 
     /// The table [`UserTable::write_to`] wrote, its index filled as the users come (they come
@@ -337,54 +395,81 @@ impl UserTable {
             appids: Appids::read_from(input)?,
             ..UserTable::default()
         };
-        // A user is at least its length and its header.
+        // A user is at least its length and its smallest block.
         let users = input.len(4 + MIN_LEN as u64)?;
         table.slots.reserve_exact(users);
+        // The blocks are most of the section, which bounds them (and the file the section).
+        let bytes = input.section_len();
+        table.blocks.try_reserve_exact(bytes).map_err(|_| {
+            ReadError::Damaged(format!("a section of {bytes} bytes cannot be held"))
+        })?;
         for slot in 0..users {
-            let bytes = input.boxed()?;
-            if bytes.len() < MIN_LEN {
-                let len = bytes.len();
+            let at = table.blocks.len();
+            let len = input.append_bytes(&mut table.blocks)?;
+            if len < MIN_LEN {
                 return Err(ReadError::Damaged(format!("user {slot} is {len} bytes")));
             }
-            table.slots.push(Some(Packed(bytes)));
+            table.slots.push(at as u64);
         }
-        let (slots, hash) = (&table.slots, hash_at(&table.slots, &table.hasher));
-        let same = |a: u32, b: u32| id_in(slots, a) == id_in(slots, b);
-        crate::index::fill_in_order(&mut table.index, slots.len(), hash, same).map_err(|slot| {
-            let id = String::from_utf8_lossy(id_in(slots, slot));
+        let blocks = Blocks {
+            bytes: &table.blocks,
+            slots: &table.slots,
+        };
+        let same = |a: u32, b: u32| blocks.id(a) == blocks.id(b);
+        let (index, len) = (&mut table.index, table.slots.len());
+        let hash = hash_at(blocks, &table.hasher);
+        crate::index::fill_in_order(index, len, hash, same).map_err(|slot| {
+            let id = String::from_utf8_lossy(blocks.id(slot));
             ReadError::Damaged(format!("user {id:?} twice"))
         })?;
         table.ordered = true;
         Ok(table)
     }
 
-    fn packed(&self, user: UserRef) -> Option<&Packed> {
-        self.slots.get(user.0 as usize)?.as_ref()
+    fn blocks(&self) -> Blocks<'_> {
+        Blocks {
+            bytes: &self.blocks,
+            slots: &self.slots,
+        }
     }
-}
 
-/// The id, as bytes, of the user in `slot` (empty for an empty slot). Slots are read through
-/// free functions so that the index's closures borrow the slots alone.
-fn id_in(slots: &[Option<Packed>], slot: u32) -> &[u8] {
-    slots
-        .get(slot as usize)
-        .and_then(Option::as_ref)
-        .map(Packed::id_bytes)
-        .unwrap_or_default()
+    fn packed(&self, user: UserRef) -> Option<Packed<'_>> {
+        self.blocks().get(user.0)
+    }
+
+    /// Copies the blocks slots point at into a new allocation, once replaced and removed users
+    /// have left enough behind ([`COMPACT_AT`]); slots keep their numbers.
+    fn compact(&mut self) {
+        if self.garbage < COMPACT_AT || self.garbage < self.blocks.len() / 2 {
+            return;
+        }
+        let mut blocks = Vec::with_capacity(self.blocks.len() - self.garbage);
+        for at in &mut self.slots {
+            let Some(mut rest) = usize::try_from(*at).ok().and_then(|a| self.blocks.get(a..))
+            else {
+                continue;
+            };
+            let whole = rest;
+            let Some(block) = take_bytes(&mut rest) else {
+                continue;
+            };
+            *at = blocks.len() as u64;
+            blocks.extend_from_slice(&whole[..4 + block.len()]);
+        }
+        self.blocks = blocks;
+        self.garbage = 0;
+    }
 }
 
 /// The hash of the user in `slot`, `None` for an empty slot, as `index::order` and
 /// `index::fill_in_order` take it.
-fn hash_at<'a>(
-    slots: &'a [Option<Packed>],
-    hasher: &'a Hasher,
-) -> impl Fn(usize) -> Option<u64> + 'a {
-    move |slot| Some(hasher.hash_one(slots.get(slot)?.as_ref()?.id_bytes()))
+fn hash_at<'a>(blocks: Blocks<'a>, hasher: &'a Hasher) -> impl Fn(usize) -> Option<u64> + 'a {
+    move |slot| Some(hasher.hash_one(blocks.get(slot as u32)?.id_bytes()))
 }
 
 /// How the index finds a slot's hash again as it grows: from the id in the slot.
-fn rehash<'a>(slots: &'a [Option<Packed>], hasher: &'a Hasher) -> impl Fn(&u32) -> u64 + 'a {
-    move |&s| hasher.hash_one(id_in(slots, s))
+fn rehash<'a>(blocks: Blocks<'a>, hasher: &'a Hasher) -> impl Fn(&u32) -> u64 + 'a {
+    move |&s| hasher.hash_one(blocks.id(s))
 }
 
 #[cfg(test)]
@@ -405,6 +490,15 @@ mod tests {
             },
             version: 3,
         }
+    }
+
+    /// A table of users `u0`, `u1`…, and their refs.
+    fn users(n: usize) -> (UserTable, Vec<UserRef>) {
+        let mut users = UserTable::default();
+        let refs = (0..n)
+            .map(|i| users.insert(&user(&format!("u{i}"), "n")))
+            .collect();
+        (users, refs)
     }
 
     #[test]
@@ -473,11 +567,40 @@ mod tests {
     }
 
     #[test]
+    fn replaced_users_leave_no_more_than_their_share_behind() {
+        let (mut users, refs) = users(1000);
+        // Forty rounds of every user replaced: about 3 MB of blocks written in all.
+        let mut written = 0;
+        for round in 1..=40 {
+            for i in 0..1000 {
+                users.insert(&user(&format!("u{i}"), &"n".repeat(round)));
+            }
+            written += users.blocks.len();
+        }
+        users.remove("u7");
+        let blocks = users.blocks();
+        let live: usize = (0..1000)
+            .filter_map(|s| blocks.get(s))
+            .map(|p| 4 + p.0.len())
+            .sum();
+        assert!(users.blocks.len() < written / 40, "compacted on the way");
+        assert!(users.blocks.len() <= 2 * live + COMPACT_AT);
+        assert_eq!(users.blocks.len() - users.garbage, live);
+        for (i, &at) in refs.iter().enumerate() {
+            let id = format!("u{i}");
+            assert_eq!(
+                users.find(&id),
+                (i != 7).then_some(at),
+                "{id} keeps its slot"
+            );
+            let nickname = users.get(&id).map(|u| u.value.nickname);
+            assert_eq!(nickname, (i != 7).then(|| "n".repeat(40)));
+        }
+    }
+
+    #[test]
     fn users_are_found_replaced_and_removed_by_id() {
-        let mut users = UserTable::default();
-        let refs: Vec<UserRef> = (0..100)
-            .map(|i| users.insert(&user(&format!("u{i}"), "n")))
-            .collect();
+        let (mut users, refs) = users(100);
         users.reserve(10_000);
         assert_eq!(users.insert(&user("u7", "seven")), refs[7], "same slot");
         assert_eq!(users.len(), 100, "u7 replaced, not added");
