@@ -266,30 +266,6 @@ impl EmbeddedStore {
     }
 }
 
-impl EmbeddedStore {
-    /// Every record whose key lies in one of `ranges` (from, before; `None`: to the end).
-    fn scan_ranges(
-        &self,
-        ranges: &[(&[u8], Option<&[u8]>)],
-        each: &mut dyn FnMut(Key, Versioned<Record>),
-    ) -> Result<(), StoreError> {
-        self.shared.caught_up()?;
-        let txn = self.shared.db.begin_read().map_err(engine)?;
-        let table = txn.open_table(RECORDS).map_err(engine)?;
-        for &(from, to) in ranges {
-            let range = match to {
-                Some(to) => table.range::<&[u8]>(from..to),
-                None => table.range::<&[u8]>(from..),
-            };
-            for entry in range.map_err(engine)? {
-                let (k, v) = entry.map_err(engine)?;
-                each(decode_key(k.value())?, decode_record(k.value(), v.value())?);
-            }
-        }
-        Ok(())
-    }
-}
-
 /// What opening found: the LSN of redb's last checkpoint, the last LSN redb holds after the
 /// replay, and the recent inbox index.
 type Recovered = (u64, u64, RecentInbox);
@@ -337,6 +313,28 @@ impl Drop for EmbeddedStore {
 }
 
 impl EmbeddedStore {
+    /// Every record whose key lies in one of `ranges` (from, before; `None`: to the end).
+    fn scan_ranges(
+        &self,
+        ranges: &[(&[u8], Option<&[u8]>)],
+        each: &mut dyn FnMut(Key, Versioned<Record>),
+    ) -> Result<(), StoreError> {
+        self.shared.caught_up()?;
+        let txn = self.shared.db.begin_read().map_err(engine)?;
+        let table = txn.open_table(RECORDS).map_err(engine)?;
+        for &(from, to) in ranges {
+            let range = match to {
+                Some(to) => table.range::<&[u8]>(from..to),
+                None => table.range::<&[u8]>(from..),
+            };
+            for entry in range.map_err(engine)? {
+                let (k, v) = entry.map_err(engine)?;
+                each(decode_key(k.value())?, decode_record(k.value(), v.value())?);
+            }
+        }
+        Ok(())
+    }
+
     /// A body the log holds, read from where redb says it lies.
     fn body(&self, (segment, offset, len): Place) -> Result<Vec<u8>, StoreError> {
         use std::os::unix::fs::FileExt;
