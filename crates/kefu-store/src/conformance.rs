@@ -27,6 +27,7 @@ macro_rules! store_conformance_suite {
             scan_returns_every_record,
             record_count_is_what_a_scan_gives,
             scan_without_users_gives_every_other_record,
+            per_user_keys_written_since_a_position,
             inbox_is_per_user_oldest_first_and_pages,
             traffic_is_ordered_and_ranged,
             wipe_keeps_only_named_keys,
@@ -521,6 +522,78 @@ pub fn scan_without_users_gives_every_other_record(store: &dyn Store) {
     expected.sort();
     assert_eq!(seen.len(), 5);
     assert_eq!(seen, expected);
+}
+
+/// What a snapshot taken at a position loads again to catch up: the users, conversations and
+/// follows written or deleted since, once each; nothing when a wipe lies between, or the
+/// position is not in the store's past.
+pub fn per_user_keys_written_since_a_position(store: &dyn Store) {
+    let Some(start) = store.position() else {
+        // A store that keeps nothing across restarts has no history to tell.
+        assert_eq!(store.per_user_written_since(0, u64::MAX).unwrap(), None);
+        return;
+    };
+    let user = |id: &str| {
+        Record::User(UserRecord {
+            user_id: id.into(),
+            nickname: "Ada".into(),
+            created_at: 1,
+            seq: 2,
+            openids: [("wx1".to_owned(), format!("o-{id}"))].into_iter().collect(),
+        })
+    };
+    let follow_key = Key::Follow {
+        appid: "wx1".into(),
+        openid: "o1".into(),
+    };
+    let follow = Record::Follow(FollowRecord {
+        subscribe_time: 1_700_000_000,
+        qr_scene: None,
+        seq: 3,
+    });
+    let conversation = || Record::Conversation(Conversation::new(true));
+    let put = |writes| commit_one(store, Commit { writes, ..Commit::default() }).unwrap();
+    put(vec![
+        Write::put(Key::User("u1".into()), 0, 1, user("u1")),
+        Write::put(conversation_key("o1"), 0, 2, conversation()),
+        Write::put(Key::Account("wx1".into()), 0, 3, account("wx1")),
+    ]);
+    let middle = store.position().unwrap();
+    assert!(middle > start, "a commit moves the position");
+    put(vec![Write::put(conversation_key("o1"), 2, 4, conversation())]);
+    put(vec![Write::put(follow_key.clone(), 0, 5, follow)]);
+    put(vec![Write::delete(follow_key.clone(), 5)]);
+    put(vec![
+        Write::put(Key::User("u2".into()), 0, 6, user("u2")),
+        Write::put(Key::Account("wx1".into()), 3, 7, account("wx1")),
+    ]);
+    let since = |position| {
+        let keys = store.per_user_written_since(position, u64::MAX).unwrap();
+        keys.map(|mut keys| {
+            keys.sort();
+            keys
+        })
+    };
+    let mut expected = vec![
+        conversation_key("o1"),
+        follow_key.clone(),
+        Key::User("u2".into()),
+    ];
+    expected.sort();
+    assert_eq!(since(middle), Some(expected.clone()));
+    expected.push(Key::User("u1".into()));
+    expected.sort();
+    assert_eq!(since(start), Some(expected));
+    let now = store.position().unwrap();
+    assert_eq!(since(now), Some(vec![]));
+    assert_eq!(since(now + 1), None, "not in the store's past");
+    assert_eq!(
+        store.per_user_written_since(middle, 0).unwrap(),
+        None,
+        "more to read than the budget"
+    );
+    store.wipe(&[Key::AdminToken]).unwrap();
+    assert_eq!(since(middle), None, "a wipe lies between");
 }
 
 pub fn inbox_is_per_user_oldest_first_and_pages(store: &dyn Store) {

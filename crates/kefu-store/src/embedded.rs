@@ -434,6 +434,44 @@ impl Store for EmbeddedStore {
         Some(self.shared.last_logged())
     }
 
+    fn per_user_written_since(
+        &self,
+        position: u64,
+        budget: u64,
+    ) -> Result<Option<Vec<Key>>, StoreError> {
+        // Appends wait while the log is read: its end stays where it was looked up.
+        let appender = lock(&self.appender);
+        let now = self.shared.last_logged();
+        if position > now {
+            return Ok(None);
+        }
+        // Each once, in key order.
+        let mut keys = std::collections::BTreeSet::new();
+        let mut wiped = false;
+        let read = wal::read_since(&self.shared.dir, position, now, budget, &mut |entry| {
+            match entry {
+                Entry::Commits(commits) => {
+                    let records = commits.into_iter().flat_map(|rows| rows.records);
+                    keys.extend(records.map(|(key, _)| key));
+                }
+                Entry::Wipe(_) => wiped = true,
+            }
+            Ok(())
+        })?;
+        drop(appender);
+        if read != wal::Since::Read || wiped {
+            return Ok(None);
+        }
+        let mut per_user = Vec::new();
+        for key in keys {
+            let key = decode_key(&key)?;
+            if key.is_per_user() {
+                per_user.push(key);
+            }
+        }
+        Ok(Some(per_user))
+    }
+
     fn record_count(&self) -> Result<u64, StoreError> {
         self.shared.caught_up()?;
         let txn = self.shared.db.begin_read().map_err(engine)?;

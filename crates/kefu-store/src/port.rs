@@ -132,6 +132,20 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// The per-user keys ([`Key::is_per_user`]) written or deleted since the store stood at
+    /// `position`, each once: what something derived from the records at that position (a
+    /// snapshot) loads again to catch up. `None` when the store cannot tell: it keeps no
+    /// history, `position` is not in its past, a wipe lies between, or finding out would mean
+    /// reading more than `budget` bytes.
+    fn per_user_written_since(
+        &self,
+        position: u64,
+        budget: u64,
+    ) -> Result<Option<Vec<Key>>, StoreError> {
+        let _ = (position, budget);
+        Ok(None)
+    }
+
     /// How many records [`Store::scan`] would give now, found without reading them: recovery
     /// sizes its tables with it before the scan.
     fn record_count(&self) -> Result<u64, StoreError>;

@@ -210,6 +210,77 @@ pub(crate) fn replay(
     Ok(last)
 }
 
+/// How far [`read_since`] got.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Since {
+    /// Every entry after the point was given.
+    Read,
+    /// The log no longer begins at or before the entry after the point (a wipe pruned it).
+    Pruned,
+    /// The segments to read hold more than the budget: nothing was given.
+    TooLarge,
+}
+
+/// Calls `each` with every entry after `after` up to `upto`, in order, only reading: unlike
+/// [`replay`], for a log in use, which recovery has already cut. Reads nothing if the
+/// segments holding them are larger than `budget` bytes together.
+pub(crate) fn read_since(
+    dir: &Path,
+    after: u64,
+    upto: u64,
+    budget: u64,
+    each: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
+) -> Result<Since, StoreError> {
+    if upto <= after {
+        return Ok(Since::Read);
+    }
+    let segments = segments(dir)?;
+    let Some(from) = segments
+        .iter()
+        .rposition(|(first, _)| *first <= after.saturating_add(1))
+    else {
+        return Ok(Since::Pruned);
+    };
+    let mut size = 0u64;
+    for (_, path) in &segments[from..] {
+        size += std::fs::metadata(path).map_err(io(path))?.len();
+    }
+    if size > budget {
+        return Ok(Since::TooLarge);
+    }
+    let mut last = after;
+    for (_, path) in &segments[from..] {
+        let bytes = std::fs::read(path).map_err(io(path))?;
+        let what = path.display().to_string();
+        let mut at = 0usize;
+        while last < upto {
+            let Some(frame) = next_frame(&bytes[at..]) else {
+                break;
+            };
+            at += HEADER + frame.len();
+            if entry_lsn(frame).is_some_and(|lsn| lsn <= after) {
+                continue;
+            }
+            let (lsn, entry, _) = Entry::decode(frame, &what)?;
+            if lsn != last + 1 {
+                return Err(StoreError::Corrupt {
+                    key: what,
+                    reason: format!("entry {lsn} where entry {} belongs", last + 1),
+                });
+            }
+            each(entry)?;
+            last = lsn;
+        }
+    }
+    if last < upto {
+        return Err(StoreError::Corrupt {
+            key: dir.display().to_string(),
+            reason: format!("the log ends at entry {last}, not {upto}"),
+        });
+    }
+    Ok(Since::Read)
+}
+
 /// The LSN an encoded entry starts with.
 fn entry_lsn(entry: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(entry.get(..8)?.try_into().ok()?))
@@ -287,6 +358,39 @@ mod tests {
             read_all(dir.path(), 0),
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn read_since_gives_what_follows_a_point_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::start(dir.path(), 1).unwrap();
+        for n in 1..=4 {
+            log.append(&wipe(n)).unwrap();
+        }
+        let read = |after, upto, budget| {
+            let mut got = Vec::new();
+            let since = read_since(dir.path(), after, upto, budget, &mut |e| {
+                got.push(e);
+                Ok(())
+            });
+            (since.unwrap(), got)
+        };
+        assert_eq!(read(2, 4, u64::MAX), (Since::Read, vec![wipe(3), wipe(4)]));
+        assert_eq!(read(0, 2, u64::MAX), (Since::Read, vec![wipe(1), wipe(2)]));
+        assert_eq!(read(4, 4, 0), (Since::Read, vec![]));
+        assert_eq!(read(0, 4, 10), (Since::TooLarge, vec![]));
+        // Entries the log does not hold are corruption, not an empty answer.
+        assert!(read_since(dir.path(), 2, 6, u64::MAX, &mut |_| Ok(())).is_err());
+
+        // A later segment, and the first pruned: entry 3 is gone.
+        drop(log);
+        let mut log = Log::start(dir.path(), 5).unwrap();
+        log.append(&wipe(5)).unwrap();
+        prune(dir.path(), 4).unwrap();
+        assert_eq!(read(2, 5, u64::MAX), (Since::Pruned, vec![]));
+        assert_eq!(read(4, 5, u64::MAX), (Since::Read, vec![wipe(5)]));
+        // The log is as it was: what recovery replays is all there.
+        assert_eq!(read_all(dir.path(), 4).unwrap(), vec![(5, wipe(5))]);
     }
 
     fn framed(entry: &[u8]) -> Vec<u8> {
