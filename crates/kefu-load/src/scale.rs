@@ -12,7 +12,8 @@
 //! the second. Last, it times a graceful stop (SIGTERM to exit) of kefu holding them all, and
 //! the start after it: a restart is a stop and a start. A graceful stop writes a snapshot of the
 //! users and conversations that the next start reads instead of the store's records (the
-//! clean-shutdown starts here); a start after SIGKILL has none and reads the store.
+//! clean-shutdown starts here); a start after SIGKILL reads the last one too, and loads again
+//! what the store wrote since.
 
 use std::fmt::Write as _;
 use std::path::Path;

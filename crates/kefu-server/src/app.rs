@@ -54,6 +54,9 @@ pub struct Started {
     pub records: u64,
     /// Whether users, conversations and follows came from a snapshot rather than the store.
     pub from_snapshot: bool,
+    /// How many of those the store had written since the snapshot (after a crash), loaded
+    /// again from the store.
+    pub snapshot_caught_up: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,33 +139,81 @@ impl Ctx<'_> {
 /// Records a start-up hands from the store's scan to the world at a time.
 const RESTORE_BATCH: usize = 4096;
 
-/// Puts every stored record into `world`, returning how many came from the store and whether
-/// the per-user ones came from a snapshot under `snapshot` instead (one the store has not moved
-/// past since it was written; any other is set aside with a warning).
+/// Bytes of the store's history a start reads to catch a snapshot up, however small the
+/// snapshot.
+const CATCH_UP_AT_LEAST: u64 = 64 << 20;
+
+/// How a start put the stored records into the world.
+struct Restored {
+    /// Records read from the store.
+    records: u64,
+    /// Whether users, conversations and follows came from a snapshot.
+    from_snapshot: bool,
+    /// How many of those the store had changed since the snapshot (loaded again).
+    caught_up: usize,
+}
+
+/// Puts every stored record into `world`. The per-user ones come from a snapshot under
+/// `snapshot` if there is a usable one, caught up with what the store wrote since (after a
+/// crash, the snapshot of the last graceful stop); any other is set aside with a warning and the
+/// store read instead.
 fn restore(
     store: &Arc<dyn Store>,
     world: &mut World,
     snapshot: Option<&Path>,
-) -> Result<(u64, bool), StoreError> {
-    let taken = snapshot.and_then(|dir| match snapshot::take(dir, store.position()) {
-        Ok(tables) => tables,
-        Err(error) => {
-            tracing::warn!(%error, "not starting from the snapshot; reading the store instead");
-            None
+) -> Result<Restored, StoreError> {
+    let taken = snapshot.and_then(|dir| {
+        let taken = match snapshot::take(dir, store.position()) {
+            Ok(taken) => taken?,
+            Err(error) => {
+                tracing::warn!(%error, "not starting from the snapshot; reading the store instead");
+                return None;
+            }
+        };
+        // Catching up is worth it while the store has no more to read than the snapshot holds
+        // (or than a few milliseconds' reading, for a small one).
+        let budget = taken.bytes.max(CATCH_UP_AT_LEAST);
+        match store.per_user_written_since(taken.position, budget) {
+            Ok(Some(written)) => Some((taken.tables, written)),
+            Ok(None) => {
+                tracing::warn!(
+                    written_at = taken.position,
+                    now = store.position(),
+                    "not starting from the snapshot: the store cannot say what changed since \
+                     (a wipe, or more to read than the snapshot holds); reading the store instead"
+                );
+                snapshot::discard(dir);
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "not starting from the snapshot; reading the store instead");
+                snapshot::discard(dir);
+                None
+            }
         }
     });
-    let Some(tables) = taken else {
-        return Ok((scan(store, world)?, false));
+    let Some((tables, written)) = taken else {
+        let records = scan(store, world)?;
+        return Ok(Restored {
+            records,
+            from_snapshot: false,
+            caught_up: 0,
+        });
     };
     world.users = tables.users;
     world.conversations = tables.conversations;
-    let mut records = 0;
+    let caught_up = world.catch_up(store.as_ref(), &written)?;
+    let mut records = caught_up as u64;
     store.scan_without_users(&mut |key, record| {
         records += 1;
         world.restore(key, record);
     })?;
     world.finish_restore(false);
-    Ok((records, true))
+    Ok(Restored {
+        records,
+        from_snapshot: true,
+        caught_up: written.len(),
+    })
 }
 
 /// Puts every stored record into `world`, returning how many. The store reads and decodes on a
@@ -238,12 +289,12 @@ impl App {
             Entry::new(placeholder_clock),
             Policy::new(rules, defaults),
         );
-        let (records, from_snapshot) =
-            restore(&config.store, &mut world, config.snapshot.as_deref())?;
+        let restored = restore(&config.store, &mut world, config.snapshot.as_deref())?;
 
         let mut started = Started {
-            records,
-            from_snapshot,
+            records: restored.records,
+            from_snapshot: restored.from_snapshot,
+            snapshot_caught_up: restored.caught_up,
             ..Started::default()
         };
         let mut tx = Tx::new(&world.counters.value);

@@ -8,15 +8,18 @@
 //! they are, and the store is scanned for the few other records only
 //! ([`kefu_store::Store::scan_without_users`]).
 //!
-//! When it is trusted: only when the store is still at the [`kefu_store::Store::position`] it
-//! was written at (every commit and every wipe moves it), and when each section's checksum
-//! holds. It is removed once read, so it only ever exists between a graceful stop and the next
-//! start. Anything else (missing, stale, damaged, of another format) and the start reads the
-//! store as it always did, after a warning. It is not synced to disk: the store is the record,
-//! and a snapshot a power cut tore fails its checksum.
+//! When it is trusted: when each section's checksum holds, and the store's
+//! [`kefu_store::Store::position`] (every commit and every wipe moves it) is the one it was
+//! written at or later. It stays while kefu runs, so a start after a crash reads it too: the
+//! start then loads again the users, conversations and follows the store has written since
+//! ([`kefu_store::Store::per_user_written_since`]), as long as that is no more to read than the
+//! snapshot itself and no wipe lies between. Anything else (missing, from a position the store
+//! has not reached, damaged, of another format, too far behind) and the start reads the store
+//! as it always did, after a warning, and removes the snapshot. It is not synced to disk: the
+//! store is the record, and a snapshot a power cut tore fails its checksum.
 //!
 //! Layout: a header (magic, format, position, the number of sections, then offset, length and
-//! CRC-32 of each), then the users section and a rows section per shard of the conversation
+//! CRC-32 of each, then the header's own CRC-32), then the users section and a rows section per shard of the conversation
 //! table (`conversations::SHARDS`), each written and read by its table's own module through
 //! [`Out`] and [`In`]. A start reads every section at once, on a thread each; a stop writes the
 //! users on one thread and the shards one after the other on another. Each section starts with
@@ -39,11 +42,12 @@ pub const FILE: &str = "world.snapshot";
 const MAGIC: &[u8; 8] = b"kefu-wld";
 /// Bumped whenever a table's layout in the file changes: a snapshot of another format is
 /// ignored (the store has everything), never misread.
-const FORMAT: u32 = 6;
+const FORMAT: u32 = 7;
 /// The users, then each shard of the rows.
 const SECTIONS: usize = 1 + SHARDS;
-/// Magic, format, position, the number of sections, and (offset, length, CRC) of each.
-const HEADER: u64 = 8 + 4 + 8 + 4 + SECTIONS as u64 * (8 + 8 + 4);
+/// Magic, format, position, the number of sections, (offset, length, CRC) of each, and the
+/// header's CRC: a start trusts the position it names.
+const HEADER: u64 = 8 + 4 + 8 + 4 + SECTIONS as u64 * (8 + 8 + 4) + 4;
 const BUFFER: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +60,8 @@ pub enum SnapshotError {
     },
     #[error("not a kefu snapshot, or one of another format")]
     Format,
-    #[error("written at store position {written}, and the store has moved on to {now}")]
-    Stale { written: u64, now: u64 },
+    #[error("written at store position {written}, which the store (at {now}) has not reached")]
+    Ahead { written: u64, now: u64 },
     #[error("the {0} section is damaged (its checksum does not match)")]
     Checksum(&'static str),
     #[error("the {section} section is damaged: {reason}")]
@@ -80,6 +84,14 @@ pub enum ReadError {
 pub struct Tables {
     pub users: UserTable,
     pub conversations: ConversationTable,
+}
+
+/// A snapshot read at a start: its tables, the store position they are of, and the file's
+/// size.
+pub struct Taken {
+    pub tables: Tables,
+    pub position: u64,
+    pub bytes: u64,
 }
 
 /// What a graceful stop wrote.
@@ -165,6 +177,7 @@ pub fn write(
             header.extend_from_slice(&len.to_le_bytes());
             header.extend_from_slice(&crc.to_le_bytes());
         }
+        header.extend_from_slice(&crc32fast::hash(&header).to_le_bytes());
         file.seek(SeekFrom::Start(0))?;
         file.write_all(&header)?;
         Ok(end)
@@ -188,10 +201,10 @@ pub fn write(
     })
 }
 
-/// Takes the snapshot under `dir` if there is one and the store is still at the position it
-/// was written at: the tables, and the file removed. `Ok(None)`: there is none. An error: there
-/// was one that cannot be used (it is removed too; the caller reads the store instead).
-pub fn take(dir: &Path, position: Option<u64>) -> Result<Option<Tables>, SnapshotError> {
+/// Reads the snapshot under `dir` if there is one, written at or before the store's
+/// `position`. `Ok(None)`: there is none. An error: there was one that cannot be used, and it
+/// is removed (the caller reads the store instead).
+pub fn take(dir: &Path, position: Option<u64>) -> Result<Option<Taken>, SnapshotError> {
     // What a stop killed while writing left: never read, and as large as a snapshot.
     let _ = std::fs::remove_file(partial(dir));
     let path = dir.join(FILE);
@@ -200,20 +213,29 @@ pub fn take(dir: &Path, position: Option<u64>) -> Result<Option<Tables>, Snapsho
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(SnapshotError::Io { path, source }),
     };
-    // Used once, or not at all: from here on the store moves past it. Unlinked before it is
-    // read, since the open file reads all the same; its pages are given back when it is
-    // closed, which for 2 GB takes a tenth of a second, so on a thread of its own.
-    let removed = std::fs::remove_file(&path).map_err(|source| SnapshotError::Io {
-        path: path.clone(),
-        source,
-    });
-    let read = read(&path, &file, position);
-    let closing = std::thread::Builder::new().name("kefu-snapshot".into());
-    // Should no thread start, the file is closed here, by the closure's drop.
-    let _ = closing.spawn(move || drop(file));
-    let tables = read?;
-    removed?;
-    Ok(Some(tables))
+    let read = file
+        .metadata()
+        .map_err(|source| SnapshotError::Io {
+            path: path.clone(),
+            source,
+        })
+        .and_then(|meta| {
+            let (tables, written) = read(&path, &file, position)?;
+            Ok(Taken {
+                tables,
+                position: written,
+                bytes: meta.len(),
+            })
+        });
+    if read.is_err() {
+        discard(dir);
+    }
+    read.map(Some)
+}
+
+/// Removes the snapshot under `dir`, if any: one the store cannot be caught up from.
+pub fn discard(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(FILE));
 }
 
 /// Where a snapshot is written before it is renamed to [`FILE`].
@@ -221,7 +243,7 @@ fn partial(dir: &Path) -> PathBuf {
     dir.join(format!("{FILE}.partial"))
 }
 
-fn read(path: &Path, file: &File, position: Option<u64>) -> Result<Tables, SnapshotError> {
+fn read(path: &Path, file: &File, position: Option<u64>) -> Result<(Tables, u64), SnapshotError> {
     let io = |source| SnapshotError::Io {
         path: path.to_owned(),
         source,
@@ -234,7 +256,11 @@ fn read(path: &Path, file: &File, position: Option<u64>) -> Result<Tables, Snaps
         }
         Err(e) => return Err(io(e)),
     }
-    let mut fields = In::new(&header[..], HEADER);
+    let (fields, crc) = header.split_at(HEADER as usize - 4);
+    if crc32fast::hash(fields).to_le_bytes() != crc {
+        return Err(SnapshotError::Checksum("header"));
+    }
+    let mut fields = In::new(fields, HEADER - 4);
     let header = (|| -> Result<_, ReadError> {
         let magic: [u8; 8] = fields.array()?;
         let format = fields.u32()?;
@@ -253,8 +279,8 @@ fn read(path: &Path, file: &File, position: Option<u64>) -> Result<Tables, Snaps
         return Err(SnapshotError::Format);
     }
     let now = position.unwrap_or(0);
-    if position != Some(written) {
-        return Err(SnapshotError::Stale { written, now });
+    if position.is_none_or(|now| written > now) {
+        return Err(SnapshotError::Ahead { written, now });
     }
     let [users_at, shards @ ..] = sections;
     std::thread::scope(|scope| {
@@ -286,10 +312,11 @@ fn read(path: &Path, file: &File, position: Option<u64>) -> Result<Tables, Snaps
                 section: "rows",
                 reason: e.to_string(),
             })?;
-        Ok(Tables {
+        let tables = Tables {
             users: users?,
             conversations,
-        })
+        };
+        Ok((tables, written))
     })
 }
 
@@ -654,24 +681,39 @@ mod tests {
         bytes
     }
 
+    /// The tables of a snapshot taken at `position`.
+    fn tables_at(dir: &Path, position: u64) -> Tables {
+        let taken = take(dir, Some(position)).unwrap().unwrap();
+        assert_eq!(taken.position, POSITION);
+        assert_eq!(
+            taken.bytes,
+            std::fs::metadata(dir.join(FILE)).unwrap().len()
+        );
+        taken.tables
+    }
+
     #[test]
-    fn the_tables_come_back_as_they_were_once_and_only_once() {
+    fn the_tables_come_back_as_they_were() {
         let dir = tempfile::tempdir().unwrap();
         let (path, t) = (dir.path().join(FILE), tables());
         write(dir.path(), POSITION, &t.users, &t.conversations).unwrap();
         let first = std::fs::read(&path).unwrap();
         assert!(!partial(dir.path()).exists());
-        let back = take(dir.path(), Some(POSITION)).unwrap().unwrap();
+        let back = tables_at(dir.path(), POSITION);
         assert_eq!(seen(&back), seen(&t));
         assert!(seen(&back).contains("spring"), "the QR scene of a follow");
-        assert!(!path.exists(), "used once");
-        assert!(take(dir.path(), Some(POSITION)).unwrap().is_none());
+        assert!(
+            path.exists(),
+            "kept while kefu runs, for a start after a crash"
+        );
+        // The store has moved on: the same tables, of the position they were written at.
+        assert_eq!(seen(&tables_at(dir.path(), POSITION + 5)), seen(&t));
 
         // Written again as they were read, in order already: the same bytes.
         write(dir.path(), POSITION, &back.users, &back.conversations).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), first);
         // Changed, the order is worked out again.
-        let mut changed = take(dir.path(), Some(POSITION)).unwrap().unwrap();
+        let mut changed = tables_at(dir.path(), POSITION);
         let mut u9 = changed.users.get("u0").unwrap();
         u9.value.user_id = "u9".into();
         u9.value.seq = 11;
@@ -680,7 +722,7 @@ mod tests {
         changed.users.remove("u1");
         let seen_changed = seen(&changed);
         write(dir.path(), POSITION, &changed.users, &changed.conversations).unwrap();
-        let again = take(dir.path(), Some(POSITION)).unwrap().unwrap();
+        let again = tables_at(dir.path(), POSITION);
         assert_eq!(seen(&again), seen_changed);
         assert_eq!(
             again
@@ -700,24 +742,33 @@ mod tests {
         assert!(!partial(dir.path()).exists());
     }
 
+    /// A store behind the snapshot (a backup of it restored, say) is not what the snapshot was
+    /// taken of.
     #[test]
-    fn a_snapshot_the_store_has_moved_past_is_refused_and_removed() {
+    fn a_snapshot_from_a_position_the_store_has_not_reached_is_refused_and_removed() {
         let dir = tempfile::tempdir().unwrap();
         written(dir.path());
-        let refused = take(dir.path(), Some(POSITION + 1));
+        let refused = take(dir.path(), Some(POSITION - 1));
         assert!(matches!(
             refused,
-            Err(SnapshotError::Stale {
+            Err(SnapshotError::Ahead {
                 written: POSITION,
-                now: 42
+                now: 40
             })
         ));
         assert!(!dir.path().join(FILE).exists());
         written(dir.path());
         assert!(matches!(
             take(dir.path(), None),
-            Err(SnapshotError::Stale { .. })
+            Err(SnapshotError::Ahead { .. })
         ));
+    }
+
+    /// The header's checksum worked out again after an edit to it.
+    fn reseal(bytes: &mut [u8]) {
+        let end = HEADER as usize - 4;
+        let crc = crc32fast::hash(&bytes[..end]);
+        bytes[end..HEADER as usize].copy_from_slice(&crc.to_le_bytes());
     }
 
     /// The header names each shard's section; sections swapped there (each still matching
@@ -727,7 +778,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let good = written(dir.path());
         let entry = |i: usize| {
-            let at = (HEADER as usize - SECTIONS * 20) + i * 20;
+            let at = (HEADER as usize - 4 - SECTIONS * 20) + i * 20;
             at..at + 20
         };
         // The first two shards' sections: they differ (the rows do), and whichever holds a
@@ -736,6 +787,7 @@ mod tests {
         let mut bad = good.clone();
         bad[entry(a)].copy_from_slice(&good[entry(b)]);
         bad[entry(b)].copy_from_slice(&good[entry(a)]);
+        reseal(&mut bad);
         std::fs::write(dir.path().join(FILE), &bad).unwrap();
         let refused = take(dir.path(), Some(POSITION));
         assert!(

@@ -2,14 +2,15 @@
 //! in step with it by [`Tx`]. Decisions read and change it under one lock; the store only ever
 //! receives finished state.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use kefu_policy::{Conversation, RuleSet, RuleSetId};
 use kefu_store::{
     AccountRecord, ClockRecord, Commit, Counters, DeliveryRecord, FollowRecord, InboxMessage, Key,
-    KfAccountSet, MenuRecord, MsgIdCounter, QrCodeRecord, Record, StableTokenSet, StoredRollout,
-    StoredRuleSet, TokenSet, TrafficEvent, TrafficRecord, UserRecord, Versioned, Write,
+    KfAccountSet, MenuRecord, MsgIdCounter, QrCodeRecord, Record, StableTokenSet, Store,
+    StoreError, StoredRollout, StoredRuleSet, TokenSet, TrafficEvent, TrafficRecord, UserRecord,
+    Versioned, Write,
 };
 
 use crate::conversations::ConversationTable;
@@ -167,6 +168,90 @@ impl World {
             }
             (key, _) => tracing::warn!(?key, "ignoring a stored record under a foreign key"),
         }
+    }
+
+    /// Brings users and conversations read from a snapshot up to the store's present: each of
+    /// `written` (the per-user keys the store wrote or deleted since the snapshot's position)
+    /// is loaded again, and every row it may bear on is made again from what the store holds
+    /// now, as a start reading the whole store would make it. Returns how many records that
+    /// loaded.
+    pub fn catch_up(&mut self, store: &dyn Store, written: &[Key]) -> Result<usize, StoreError> {
+        let mut loaded = 0;
+        let mut load = |key: &Key| {
+            let record = store.load(key)?;
+            loaded += usize::from(record.is_some());
+            Ok::<_, StoreError>(record)
+        };
+        // openid → its account, for every row to make again.
+        let mut rows: Map<String, String> = Map::default();
+        let mut users_written = HashSet::new();
+        for key in written {
+            match key {
+                Key::User(user_id) => {
+                    users_written.insert(user_id.as_str());
+                }
+                Key::Conversation { appid, openid } | Key::Follow { appid, openid } => {
+                    rows.entry(openid.clone()).or_insert_with(|| appid.clone());
+                }
+                _ => {}
+            }
+        }
+        // Users first, as stored now: the openids they held and hold are the rows to look at.
+        // `issued`: who holds an openid now, among them.
+        let mut issued: Map<String, UserRef> = Map::default();
+        for &user_id in &users_written {
+            if let Some(old) = self.users.get(user_id) {
+                for (appid, openid) in &old.value.openids {
+                    rows.entry(openid.to_owned())
+                        .or_insert_with(|| appid.to_owned());
+                }
+            }
+            match load(&Key::User(user_id.to_owned()))? {
+                Some(Versioned {
+                    value: Record::User(user),
+                    version,
+                }) => {
+                    let user = Entry {
+                        value: user,
+                        version,
+                    };
+                    let at = self.users.insert(&user);
+                    for (appid, openid) in &user.value.openids {
+                        issued.insert(openid.to_owned(), at);
+                        rows.insert(openid.to_owned(), appid.to_owned());
+                    }
+                }
+                Some(_) => tracing::warn!(%user_id, "ignoring a stored record under a user's key"),
+                None => {
+                    self.users.remove(user_id);
+                }
+            }
+        }
+        for (openid, appid) in rows {
+            // A row's user whose record was not written still holds it.
+            let kept = self.conversations.owner(&openid).and_then(|(_, user)| {
+                let user_id = self.users.user_id(user)?;
+                (!users_written.contains(user_id)).then_some(user)
+            });
+            self.conversations.remove(&openid);
+            if let Some(user) = issued.get(&openid).copied().or(kept)
+                && !self.conversations.issue(&openid, &appid, user)
+            {
+                tracing::warn!(%appid, %openid, "ignoring a stored openid: it belongs to another account");
+            }
+            let key = Key::Conversation {
+                appid: appid.clone(),
+                openid: openid.clone(),
+            };
+            if let Some(record) = load(&key)? {
+                self.restore(key, record);
+            }
+            let key = Key::Follow { appid, openid };
+            if let Some(record) = load(&key)? {
+                self.restore(key, record);
+            }
+        }
+        Ok(loaded)
     }
 
     /// Issues the recovered users' openids (`users_scanned`: the users came from the store,
@@ -380,5 +465,155 @@ impl Tx {
             counters.version = version;
         }
         self.commit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use kefu_policy::{Defaults, RuleBook};
+    use kefu_store::{ClockMode, MemoryStore};
+
+    use super::*;
+
+    const A: &str = "wx00000000000000aa";
+    const B: &str = "wx00000000000000bb";
+    const OPENIDS: [&str; 5] = ["oa1", "oa2", "ob2", "oa3", "ob4"];
+
+    fn world() -> World {
+        let clock = ClockRecord {
+            mode: ClockMode::Virtual,
+            now: 0,
+            start: None,
+        };
+        World::new(
+            Entry::new(String::new()),
+            Entry::new(clock),
+            Policy::new(RuleBook::shipped(), Defaults::shipped()),
+        )
+    }
+
+    fn user(id: &str, openids: &[(&str, &str)]) -> Record {
+        Record::User(UserRecord {
+            user_id: id.into(),
+            nickname: id.into(),
+            created_at: 1,
+            seq: 1,
+            openids: openids
+                .iter()
+                .map(|(a, o)| (a.to_string(), o.to_string()))
+                .collect(),
+        })
+    }
+
+    fn conversation(appid: &str, openid: &str) -> Key {
+        Key::Conversation {
+            appid: appid.into(),
+            openid: openid.into(),
+        }
+    }
+
+    fn follow(appid: &str, openid: &str) -> Key {
+        Key::Follow {
+            appid: appid.into(),
+            openid: openid.into(),
+        }
+    }
+
+    fn followed() -> Record {
+        Record::Follow(FollowRecord {
+            subscribe_time: 5,
+            qr_scene: None,
+            seq: 2,
+        })
+    }
+
+    /// Everything the tables say about the test's users and openids.
+    fn seen(world: &World) -> String {
+        let mut out = String::new();
+        for id in ["u1", "u2", "u3", "u4"] {
+            let user = world.users.get(id).map(|u| (u.value, u.version));
+            out += &format!("{id}: {user:?}\n");
+        }
+        for openid in OPENIDS {
+            let owner = world.owner_of(openid);
+            out += &format!("{openid}: {owner:?}");
+            for appid in [A, B] {
+                let c = world.conversation(appid, openid).map(|c| c.version);
+                let f = world.conversations.follow(appid, openid);
+                out += &format!(" {c:?} {f:?}");
+            }
+            out += "\n";
+        }
+        let (rows, len) = (world.conversations.rows(), world.conversations.len());
+        out + &format!("{rows} rows, {len} conversations")
+    }
+
+    fn restored(store: &MemoryStore) -> World {
+        let mut world = world();
+        store
+            .scan(&mut |key, record| world.restore(key, record))
+            .unwrap();
+        world.finish_restore(true);
+        world
+    }
+
+    /// Tables of the store as it was, caught up with the keys written since, are the tables a
+    /// start reading the store as it is now makes: users changed, added and removed, an openid
+    /// dropped from its user (its account deleted), conversations and follows written and
+    /// deleted.
+    #[test]
+    fn catching_up_makes_the_tables_a_whole_read_makes() {
+        let store = MemoryStore::new();
+        let put = |key: Key, expect: u64, version: u64, record: Record| {
+            Write::put(key, expect, version, record)
+        };
+        let commit = |writes: Vec<Write>| {
+            let commit = Commit {
+                writes,
+                ..Commit::default()
+            };
+            assert!(store.commit(&[commit]).unwrap()[0].is_ok());
+        };
+        let c = || Record::Conversation(Conversation::new(true));
+        commit(vec![
+            put(Key::User("u1".into()), 0, 1, user("u1", &[(A, "oa1")])),
+            put(
+                Key::User("u2".into()),
+                0,
+                2,
+                user("u2", &[(A, "oa2"), (B, "ob2")]),
+            ),
+            put(Key::User("u3".into()), 0, 3, user("u3", &[(A, "oa3")])),
+            put(conversation(A, "oa1"), 0, 4, c()),
+            put(conversation(B, "ob2"), 0, 5, c()),
+            put(follow(B, "ob2"), 0, 6, followed()),
+            put(conversation(A, "oa3"), 0, 7, c()),
+        ]);
+        let mut then = restored(&store);
+        let changes = vec![
+            // u1's conversation moves on; u2 loses account B; u3 goes; u4 arrives.
+            put(conversation(A, "oa1"), 4, 8, c()),
+            put(Key::User("u2".into()), 2, 9, user("u2", &[(A, "oa2")])),
+            Write::delete(conversation(B, "ob2"), 5),
+            Write::delete(follow(B, "ob2"), 6),
+            Write::delete(Key::User("u3".into()), 3),
+            Write::delete(conversation(A, "oa3"), 7),
+            put(Key::User("u4".into()), 0, 10, user("u4", &[(B, "ob4")])),
+            put(follow(B, "ob4"), 0, 11, followed()),
+        ];
+        let written: Vec<Key> = changes.iter().map(|w| w.key.clone()).collect();
+        commit(changes);
+        let now = restored(&store);
+        assert_ne!(seen(&then), seen(&now));
+
+        let loaded = then.catch_up(&store, &written).unwrap();
+        assert_eq!(seen(&then), seen(&now));
+        assert_eq!(loaded, 4, "u1's conversation, u2, u4 and u4's follow");
+        assert!(
+            !then.conversations.is_issued("ob2"),
+            "dropped with its account"
+        );
+        assert!(!then.conversations.is_issued("oa3"), "gone with its user");
     }
 }

@@ -539,7 +539,9 @@ pub fn per_user_keys_written_since_a_position(store: &dyn Store) {
             nickname: "Ada".into(),
             created_at: 1,
             seq: 2,
-            openids: [("wx1".to_owned(), format!("o-{id}"))].into_iter().collect(),
+            openids: [("wx1".to_owned(), format!("o-{id}"))]
+                .into_iter()
+                .collect(),
         })
     };
     let follow_key = Key::Follow {
@@ -552,7 +554,16 @@ pub fn per_user_keys_written_since_a_position(store: &dyn Store) {
         seq: 3,
     });
     let conversation = || Record::Conversation(Conversation::new(true));
-    let put = |writes| commit_one(store, Commit { writes, ..Commit::default() }).unwrap();
+    let put = |writes| {
+        commit_one(
+            store,
+            Commit {
+                writes,
+                ..Commit::default()
+            },
+        )
+        .unwrap()
+    };
     put(vec![
         Write::put(Key::User("u1".into()), 0, 1, user("u1")),
         Write::put(conversation_key("o1"), 0, 2, conversation()),
@@ -560,7 +571,12 @@ pub fn per_user_keys_written_since_a_position(store: &dyn Store) {
     ]);
     let middle = store.position().unwrap();
     assert!(middle > start, "a commit moves the position");
-    put(vec![Write::put(conversation_key("o1"), 2, 4, conversation())]);
+    put(vec![Write::put(
+        conversation_key("o1"),
+        2,
+        4,
+        conversation(),
+    )]);
     put(vec![Write::put(follow_key.clone(), 0, 5, follow)]);
     put(vec![Write::delete(follow_key.clone(), 5)]);
     put(vec![

@@ -333,6 +333,7 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         world_ms = loading.elapsed().as_millis() as u64,
         records = started.records,
         from_snapshot = started.from_snapshot,
+        snapshot_caught_up = started.snapshot_caught_up,
         "data directory loaded"
     );
     for warning in &started.warnings {

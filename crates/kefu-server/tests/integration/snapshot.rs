@@ -1,6 +1,7 @@
 //! A graceful stop leaves a snapshot of the users and conversations; the next start takes them
-//! from it and answers exactly as a start that reads the whole store does. A snapshot the data
-//! directory has moved past, or a damaged one, is set aside.
+//! from it and answers exactly as a start that reads the whole store does. A snapshot the store
+//! has moved past (the one before a crash) is caught up with what the store wrote since; one
+//! across a wipe, or a damaged one, is set aside.
 
 use kefu_server::SNAPSHOT_FILE;
 use kefu_server::clock::ManualClock;
@@ -90,7 +91,10 @@ async fn a_start_from_the_snapshot_answers_as_a_start_from_the_store() {
 
     let mut kefu = start(dir.path()).await;
     assert!(kefu.from_snapshot);
-    assert!(!snapshot.exists(), "used once, then gone");
+    assert!(
+        snapshot.is_file(),
+        "kept while kefu runs, for a start after a crash"
+    );
     assert_eq!(view(&kefu, &openids, &tokens).await, before);
     kefu.stop().await;
     drop(kefu);
@@ -110,33 +114,111 @@ async fn a_start_from_the_snapshot_answers_as_a_start_from_the_store() {
     );
 }
 
+/// The user of `nickname`, from `/api/v1/users`.
+async fn user_named(kefu: &Kefu, nickname: &str) -> String {
+    let users = kefu.api_ok(Method::GET, "/users", None).await;
+    let users = users["users"].as_array().unwrap();
+    let user = users.iter().find(|u| u["nickname"] == nickname).unwrap();
+    user["user_id"].as_str().unwrap().to_owned()
+}
+
+/// The snapshot of a graceful stop, with the store moved on since, as a crash leaves them: a
+/// start takes the snapshot and loads again what the store wrote since, and answers as a start
+/// that reads the whole store does.
 #[tokio::test]
-async fn a_snapshot_the_data_directory_has_moved_past_is_not_used() {
+async fn an_older_snapshot_is_caught_up_with_what_the_store_wrote_since() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join(SNAPSHOT_FILE);
     let mut kefu = start(dir.path()).await;
-    let (openids, tokens) = followers(&kefu).await;
+    let (mut openids, tokens) = followers(&kefu).await;
+    let first = openids[0].0.clone();
+    let other = openids[2].0.clone();
+    let gus = kefu.user("Gus").await;
+    let followed = kefu
+        .act_ok(&gus, json!({"appid": first, "type": "follow"}))
+        .await;
+    let gus_conversation = format!(
+        "/accounts/{first}/conversations/{}",
+        followed["openid"].as_str().unwrap()
+    );
+    assert_eq!(kefu.api(Method::GET, &gus_conversation, None).await.0, 200);
     kefu.stop().await;
     drop(kefu);
     let old = std::fs::read(&snapshot).unwrap();
 
-    // A start from it, one more send, a graceful stop: the store has moved on.
+    // Every kind of change to users, conversations and follows, then a graceful stop.
     let mut kefu = start(dir.path()).await;
     assert!(kefu.from_snapshot);
-    let (_, alice) = &openids[0];
-    assert_eq!(kefu.send_text(&tokens[0], alice, "three").await, 0);
+    let alice = openids[0].1.clone();
+    assert_eq!(kefu.send_text(&tokens[0], &alice, "three").await, 0);
+    let bob = user_named(&kefu, "Bob").await;
+    kefu.act_ok(&bob, json!({"appid": other, "type": "unfollow"}))
+        .await;
+    let eve = user_named(&kefu, "Eve").await;
+    let followed = kefu
+        .act_ok(&eve, json!({"appid": other, "type": "follow"}))
+        .await;
+    openids.push((other.clone(), followed["openid"].as_str().unwrap().into()));
+    let fay = kefu.user("Fay").await;
+    kefu.act_ok(&fay, json!({"appid": first, "type": "follow"}))
+        .await;
+    let message = json!({"appid": first, "type": "message", "msgtype": "text", "content": "hi"});
+    let messaged = kefu.act_ok(&fay, message).await;
+    openids.push((first.clone(), messaged["openid"].as_str().unwrap().into()));
+    kefu.api_ok(Method::DELETE, &format!("/users/{gus}"), None)
+        .await;
     let after = view(&kefu, &openids, &tokens).await;
+    let gone = kefu.api(Method::GET, &gus_conversation, None).await;
+    assert_eq!(gone.0, 404, "Gus's openid went with him");
     kefu.stop().await;
     drop(kefu);
 
-    // The old snapshot put back (a backup restored, say) is refused: the third send stays.
+    // The older snapshot back, as if that stop had been a crash.
+    std::fs::write(&snapshot, &old).unwrap();
+    let mut kefu = start(dir.path()).await;
+    assert!(kefu.from_snapshot, "caught up, not set aside");
+    assert_eq!(view(&kefu, &openids, &tokens).await, after);
+    assert_eq!(kefu.api(Method::GET, &gus_conversation, None).await, gone);
+    let explained = kefu.conversation(&first, &alice).await;
+    assert_eq!(explained["remaining"], 2, "{explained}");
+    kefu.stop().await;
+    drop(kefu);
+
+    std::fs::remove_file(&snapshot).unwrap();
+    let kefu = start(dir.path()).await;
+    assert!(!kefu.from_snapshot);
+    assert_eq!(
+        view(&kefu, &openids, &tokens).await,
+        after,
+        "as the store has it"
+    );
+    assert_eq!(kefu.api(Method::GET, &gus_conversation, None).await, gone);
+}
+
+/// A wipe (`POST /api/v1/reset`) since the snapshot: the store cannot say what changed, so the
+/// snapshot is set aside and the store read.
+#[tokio::test]
+async fn a_snapshot_from_before_a_wipe_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join(SNAPSHOT_FILE);
+    let mut kefu = start(dir.path()).await;
+    followers(&kefu).await;
+    kefu.stop().await;
+    drop(kefu);
+    let old = std::fs::read(&snapshot).unwrap();
+
+    let mut kefu = start(dir.path()).await;
+    kefu.api_ok(Method::POST, "/reset", None).await;
+    let wiped = kefu.api_ok(Method::GET, "/users", None).await;
+    assert_eq!(wiped["users"], json!([]), "{wiped}");
+    kefu.stop().await;
+    drop(kefu);
+
     std::fs::write(&snapshot, &old).unwrap();
     let kefu = start(dir.path()).await;
     assert!(!kefu.from_snapshot);
     assert!(!snapshot.exists(), "set aside");
-    assert_eq!(view(&kefu, &openids, &tokens).await, after);
-    let explained = kefu.conversation(&openids[0].0, alice).await;
-    assert_eq!(explained["remaining"], 2, "{explained}");
+    assert_eq!(kefu.api_ok(Method::GET, "/users", None).await, wiped);
 }
 
 #[tokio::test]

@@ -120,11 +120,7 @@ async fn sigterm_leaves_everything_on_disk_and_nothing_to_repair() {
     let stderr_path = again.stderr_path.clone();
     assert!(again.terminate().success());
     let logs = std::fs::read_to_string(stderr_path).unwrap();
-    let loaded: serde_json::Value = logs
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find(|line| line["fields"]["message"] == "data directory loaded")
-        .unwrap_or_else(|| panic!("no start-up line in {logs}"));
+    let loaded = start_up_line(&logs);
     assert_eq!(loaded["fields"]["replayed_entries"], 0, "{loaded}");
     assert_eq!(loaded["fields"]["full_repair"], false, "{loaded}");
     assert_eq!(loaded["fields"]["from_snapshot"], true, "{loaded}");
@@ -133,6 +129,80 @@ async fn sigterm_leaves_everything_on_disk_and_nothing_to_repair() {
         "the second stop wrote one too: {logs}"
     );
     assert!(data.join(kefu_server::SNAPSHOT_FILE).is_file());
+}
+
+/// The "data directory loaded" line of a start's JSON log.
+fn start_up_line(logs: &str) -> serde_json::Value {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["fields"]["message"] == "data directory loaded")
+        .unwrap_or_else(|| panic!("no start-up line in {logs}"))
+}
+
+/// After SIGKILL the next start still takes the last graceful stop's snapshot, and loads again
+/// only what the store wrote since: a new user and the conversation a send changed.
+#[tokio::test]
+async fn a_start_after_sigkill_catches_the_snapshot_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = spawn(&data, &[]);
+    let api = Api::new(&server.base);
+    let account = api
+        .call(Method::POST, "/accounts", Some(json!({"name": "Shop"})))
+        .await;
+    let appid = account["appid"].as_str().unwrap().to_owned();
+    let (_, ann) = api.messaging_follower(&appid, "Ann").await;
+    assert!(server.terminate().success());
+
+    let server = spawn(&data, &[]);
+    let api = Api::new(&server.base);
+    let (bob_id, bob) = api.messaging_follower(&appid, "Bob").await;
+    let token = api.token(&account).await;
+    let send = json!({"touser": ann, "msgtype": "text", "text": {"content": "hi"}});
+    let sent: serde_json::Value = api
+        .client
+        .post(format!(
+            "{}/cgi-bin/message/custom/send?access_token={token}",
+            server.base
+        ))
+        .json(&send)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["errcode"], 0, "{sent}");
+    let ann_path = format!("/accounts/{appid}/conversations/{ann}");
+    let bob_path = format!("/accounts/{appid}/conversations/{bob}");
+    let before = (
+        api.call(Method::GET, &ann_path, None).await,
+        api.call(Method::GET, &bob_path, None).await,
+    );
+    assert_eq!(before.0["remaining"], 4, "{}", before.0);
+    server.kill();
+
+    let again = spawn_with(
+        &data,
+        &["--log-format", "json"],
+        &[("KEFU_LOG", "warn,kefu=info")],
+    );
+    let api = Api::new(&again.base);
+    let after = (
+        api.call(Method::GET, &ann_path, None).await,
+        api.call(Method::GET, &bob_path, None).await,
+    );
+    assert_eq!(after, before);
+    let bob_user = api
+        .call(Method::GET, &format!("/users/{bob_id}"), None)
+        .await;
+    assert_eq!(bob_user["nickname"], "Bob", "{bob_user}");
+    let stderr_path = again.stderr_path.clone();
+    assert!(again.terminate().success());
+    let loaded = start_up_line(&std::fs::read_to_string(stderr_path).unwrap());
+    assert_eq!(loaded["fields"]["from_snapshot"], true, "{loaded}");
+    // Bob, his conversation and follow; Ann's conversation.
+    assert_eq!(loaded["fields"]["snapshot_caught_up"], 4, "{loaded}");
 }
 
 #[tokio::test]
