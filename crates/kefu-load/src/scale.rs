@@ -268,7 +268,8 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<Value> {
 
 /// `store 0.012 s, world 2.345 s` (with `, redb walked its file` when the store's open had to
 /// rebuild redb's free-page map, and `, from the snapshot` when the world's users and
-/// conversations came from one), or `not logged` when kefu did not say.
+/// conversations came from one, with how many records it was caught up with after a crash),
+/// or `not logged` when kefu did not say.
 fn split(phases: &Value) -> String {
     let mut walked = match phases["full_repair"].as_bool() {
         Some(true) => ", redb walked its file",
@@ -277,6 +278,9 @@ fn split(phases: &Value) -> String {
     .to_owned();
     if phases["from_snapshot"].as_bool() == Some(true) {
         walked += ", from the snapshot";
+        if let Some(n) = phases["snapshot_caught_up"].as_u64().filter(|n| *n > 0) {
+            let _ = write!(walked, " caught up with {n} records");
+        }
     }
     match (phases["store_ms"].as_u64(), phases["world_ms"].as_u64()) {
         (Some(store), Some(world)) => format!(

@@ -19,9 +19,9 @@
 //! store is the record, and a snapshot a power cut tore fails its checksum.
 //!
 //! Layout: a header (magic, format, position, the number of sections, then offset, length and
-//! CRC-32 of each, then the header's own CRC-32), then the users section and a rows section per shard of the conversation
-//! table (`conversations::SHARDS`), each written and read by its table's own module through
-//! [`Out`] and [`In`]. A start reads every section at once, on a thread each; a stop writes the
+//! CRC-32 of each, then the header's own CRC-32), then the users section and a rows section
+//! per shard of the conversation table (`conversations::SHARDS`), each written and read by its
+//! table's own module through [`Out`] and [`In`]. A start reads every section at once, on a thread each; a stop writes the
 //! users on one thread and the shards one after the other on another. Each section starts with
 //! its table's hasher seed and holds the entries in the order that fills the index front to
 //! back (`index.rs`), so a start fills the indexes as it reads, without a cache miss per entry.

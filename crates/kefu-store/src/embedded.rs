@@ -272,7 +272,9 @@ type Recovered = (u64, u64, RecentInbox);
 
 /// Creates the tables and replays the log past redb's checkpoint into redb durably.
 fn recover(db: &Database, dir: &Path, compact_at: usize) -> Result<Recovered, StoreError> {
-    let txn = db.begin_write().map_err(engine)?;
+    // Durable with redb's allocator state, as every durable commit is (`applier::begin`): it
+    // may be the last one before a crash.
+    let txn = applier::begin(db, true)?;
     let (applied, recent) = {
         // Create every table up front so readers never meet a missing one.
         txn.open_table(RECORDS).map_err(engine)?;

@@ -211,6 +211,55 @@ mod log {
     /// Set in the child process of [`a_crash_leaves_redb_needing_no_full_repair`]: the data
     /// directory it crashes on.
     const CRASH_DIR: &str = "KEFU_STORE_CRASH_DIR";
+    /// Set in the child of [`a_crash_right_after_opening_needs_no_full_repair`].
+    const OPENED_DIR: &str = "KEFU_STORE_OPENED_DIR";
+
+    /// Runs this test binary's test `name` as a child process with `env` set to `dir`, and
+    /// checks that it aborted.
+    fn crash_in_child(name: &str, env: &str, dir: &Path) {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture"])
+            .env(env, dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "the child was meant to abort");
+    }
+
+    /// Opening writes to redb (its tables, and the log's replay) durably: a crash before the
+    /// first checkpoint (a kefu that started, took no commit and was killed) must not leave
+    /// redb to walk every page at the next open.
+    #[test]
+    fn a_crash_right_after_opening_needs_no_full_repair() {
+        if let Some(dir) = std::env::var_os(OPENED_DIR) {
+            let _store = EmbeddedStore::open(Path::new(&dir)).unwrap();
+            std::process::abort();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            commit(
+                &store,
+                Commit {
+                    writes: vec![counters(0, 1, 10)],
+                    ..Commit::default()
+                },
+            )
+            .unwrap();
+        }
+        crash_in_child(
+            "log::a_crash_right_after_opening_needs_no_full_repair",
+            OPENED_DIR,
+            dir.path(),
+        );
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        assert!(
+            !store.needed_full_repair(),
+            "opening after a crash walked every page of redb"
+        );
+        assert_eq!(store.load(&Key::Counters).unwrap().unwrap().version, 1);
+    }
 
     /// The test runs itself again as a child process, which opens the store, commits,
     /// checkpoints (as the applier does once a second, and `close` at the end) and aborts before
@@ -239,18 +288,11 @@ mod log {
             commit(&store, first).unwrap();
             assert!(!store.needed_full_repair());
         }
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "log::a_crash_leaves_redb_needing_no_full_repair",
-                "--nocapture",
-            ])
-            .env(CRASH_DIR, dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(!status.success(), "the child was meant to abort");
+        crash_in_child(
+            "log::a_crash_leaves_redb_needing_no_full_repair",
+            CRASH_DIR,
+            dir.path(),
+        );
         let store = EmbeddedStore::open(dir.path()).unwrap();
         assert!(
             !store.needed_full_repair(),

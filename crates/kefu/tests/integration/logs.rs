@@ -158,20 +158,7 @@ async fn a_start_after_sigkill_catches_the_snapshot_up() {
     let api = Api::new(&server.base);
     let (bob_id, bob) = api.messaging_follower(&appid, "Bob").await;
     let token = api.token(&account).await;
-    let send = json!({"touser": ann, "msgtype": "text", "text": {"content": "hi"}});
-    let sent: serde_json::Value = api
-        .client
-        .post(format!(
-            "{}/cgi-bin/message/custom/send?access_token={token}",
-            server.base
-        ))
-        .json(&send)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sent = api.send_text(&token, &ann, "hi").await;
     assert_eq!(sent["errcode"], 0, "{sent}");
     let ann_path = format!("/accounts/{appid}/conversations/{ann}");
     let bob_path = format!("/accounts/{appid}/conversations/{bob}");

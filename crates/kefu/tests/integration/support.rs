@@ -179,6 +179,24 @@ impl Api {
             .to_owned()
     }
 
+    /// `message/custom/send` of a text to `openid`: WeChat's answer.
+    pub async fn send_text(&self, token: &str, openid: &str, content: &str) -> Value {
+        let body =
+            serde_json::json!({"touser": openid, "msgtype": "text", "text": {"content": content}});
+        self.client
+            .post(format!(
+                "{}/cgi-bin/message/custom/send?access_token={token}",
+                self.base
+            ))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self
             .client
