@@ -105,7 +105,7 @@ pub struct Written {
 /// Writes the snapshot of `users` and `conversations` under `dir`, at the store's `position`:
 /// the users on this thread and the rows' shards on another at the same time (the users
 /// section's length is known before it is written). Written beside its final name and
-/// renamed, so a stop interrupted halfway leaves none.
+/// renamed, so a stop interrupted halfway leaves none (the one it replaces is removed first).
 pub fn write(
     dir: &Path,
     position: u64,
@@ -118,6 +118,12 @@ pub fn write(
         path: partial.clone(),
         source,
     };
+    // The snapshot this one replaces gives its pages back as it goes, a tenth of a second for
+    // 2 GB: on a thread of its own while this one is written, rather than in the rename.
+    let old = path.clone();
+    let replaced = std::thread::Builder::new()
+        .name("kefu-snapshot".into())
+        .spawn(move || std::fs::remove_file(old));
     let written = (|| {
         let mut file = File::create(&partial)?;
         file.write_all(&[0; HEADER as usize])?;
@@ -183,6 +189,10 @@ pub fn write(
         Ok(end)
     })()
     .map_err(io);
+    // Gone before the rename, so that its removal cannot take the new one instead.
+    if let Ok(replaced) = replaced {
+        let _ = replaced.join();
+    }
     let bytes = match written {
         Ok(bytes) => bytes,
         Err(e) => {
