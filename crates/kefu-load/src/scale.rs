@@ -7,9 +7,8 @@
 //! empty data directory, started the same way, is the baseline the memory is measured against.
 //! Then it sends for a moment, kills kefu with SIGKILL and times the start once more; and again
 //! after sends that redb holds without a checkpoint. Each start's line says how long the store
-//! and the world took, and whether redb had to walk its whole file (a kill after a commit redb
-//! made without a checkpoint); measured, it is the first kill that leaves redb so, not always
-//! the second. Last, it times a graceful stop (SIGTERM to exit) of kefu holding them all, and
+//! and the world took, and whether redb had to walk its whole file (it should not: every
+//! durable commit saves its allocator state, opening's too). Last, it times a graceful stop (SIGTERM to exit) of kefu holding them all, and
 //! the start after it: a restart is a stop and a start. A graceful stop writes a snapshot of the
 //! users and conversations that the next start reads instead of the store's records (the
 //! clean-shutdown starts here); a start after SIGKILL reads the last one too, and loads again
@@ -200,7 +199,7 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<Value> {
     let killed_ready = killed.ready_after;
     let killed_phases = killed.phases();
     // Sends redb holds too, without a checkpoint yet (the read makes the applier take them at
-    // once), then SIGKILL: redb cannot trust its allocator after such commits and walks its file.
+    // once), then SIGKILL.
     sends(&killed.running.base, &client, true).await?;
     drop(killed);
     let between = start(kefu, &data, &[], &client).await?;

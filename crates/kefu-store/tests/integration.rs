@@ -227,38 +227,62 @@ mod log {
         assert!(!status.success(), "the child was meant to abort");
     }
 
-    /// Opening writes to redb (its tables, and the log's replay) durably: a crash before the
-    /// first checkpoint (a kefu that started, took no commit and was killed) must not leave
-    /// redb to walk every page at the next open.
+    /// What the child of [`a_crash_before_the_first_checkpoint_needs_no_full_repair`] does
+    /// before it aborts.
+    const CHILD_COMMITS: &str = "KEFU_STORE_CHILD_COMMITS";
+
+    /// A kefu killed before the store's first checkpoint since it opened, after no commit or
+    /// after a commit the applier put in redb without one: opening wrote to redb durably (its
+    /// tables, the log's replay), and so saved redb's allocator state, so the next open loads it
+    /// rather than walk every page.
     #[test]
-    fn a_crash_right_after_opening_needs_no_full_repair() {
+    fn a_crash_before_the_first_checkpoint_needs_no_full_repair() {
         if let Some(dir) = std::env::var_os(OPENED_DIR) {
-            let _store = EmbeddedStore::open(Path::new(&dir)).unwrap();
+            let store = EmbeddedStore::open(Path::new(&dir)).unwrap();
+            if std::env::var_os(CHILD_COMMITS).is_some() {
+                let next = Commit {
+                    writes: vec![counters(1, 2, 11)],
+                    inbox: vec![message(2)],
+                    ..Commit::default()
+                };
+                commit(&store, next).unwrap();
+                // A read waits for the applier: the commit is in redb, with no checkpoint.
+                assert_eq!(store.inbox("u1", None, 0, 10).unwrap().len(), 2);
+            }
             std::process::abort();
         }
         let dir = tempfile::tempdir().unwrap();
         {
             let store = EmbeddedStore::open(dir.path()).unwrap();
-            commit(
-                &store,
-                Commit {
-                    writes: vec![counters(0, 1, 10)],
-                    ..Commit::default()
-                },
-            )
-            .unwrap();
+            let first = Commit {
+                writes: vec![counters(0, 1, 10)],
+                inbox: vec![message(1)],
+                ..Commit::default()
+            };
+            commit(&store, first).unwrap();
         }
-        crash_in_child(
-            "log::a_crash_right_after_opening_needs_no_full_repair",
-            OPENED_DIR,
-            dir.path(),
-        );
-        let store = EmbeddedStore::open(dir.path()).unwrap();
-        assert!(
-            !store.needed_full_repair(),
-            "opening after a crash walked every page of redb"
-        );
-        assert_eq!(store.load(&Key::Counters).unwrap().unwrap().version, 1);
+        let name = "log::a_crash_before_the_first_checkpoint_needs_no_full_repair";
+        for (commits, version) in [(false, 1), (true, 2)] {
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+            child.args(["--exact", name, "--nocapture"]);
+            child.env(OPENED_DIR, dir.path());
+            if commits {
+                child.env(CHILD_COMMITS, "1");
+            }
+            let status = child
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(!status.success(), "the child was meant to abort");
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            assert!(
+                !store.needed_full_repair(),
+                "opening after a crash (the child committed: {commits}) walked every page of redb"
+            );
+            let counters = store.load(&Key::Counters).unwrap().unwrap();
+            assert_eq!(counters.version, version);
+        }
     }
 
     /// The test runs itself again as a child process, which opens the store, commits,

@@ -281,8 +281,8 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     let full_repair = store.needed_full_repair();
     if full_repair {
         tracing::warn!(
-            "kefu stopped without closing its data directory since the last checkpoint; \
-             rebuilding the index's free-page map took a walk over the whole file"
+            "the data directory's index had no usable saved free-page map (left by a crash of \
+             an older kefu, or damaged); rebuilding it took a walk over the whole file"
         );
     }
     let config = Config {

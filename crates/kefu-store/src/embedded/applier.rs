@@ -385,8 +385,9 @@ fn empty<K: redb::Key + 'static, V: redb::Value + 'static>(
 /// A redb write transaction. A durable one saves redb's allocator state with it ("quick
 /// repair"), so that opening after a crash loads that state instead of walking every page to
 /// rebuild it: that walk took half a second for a million conversations, and grows with the
-/// database. Every durable commit must save it, or the next crash finds it stale. (A crash
-/// after non-durable rounds still costs the walk: redb cannot trust its allocator then.)
+/// database. Every durable commit must save it, opening's included, or the next crash finds
+/// none to load. Non-durable rounds after one do not spoil it: a crash goes back to that
+/// commit, whose state holds (a test crashes a child after such a round).
 pub(crate) fn begin(db: &Database, durable: bool) -> Result<WriteTransaction, StoreError> {
     let mut txn = db.begin_write().map_err(engine)?;
     if durable {
