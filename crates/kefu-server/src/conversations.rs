@@ -377,6 +377,37 @@ impl ConversationTable {
         }
     }
 
+    /// Makes `openid`'s row hold what the store holds now (a snapshot catching up): the user
+    /// it is issued to, its conversation and its follow. A row on `appid` is changed in place,
+    /// so that a table read from a snapshot stays in its order; a row to hold none of the
+    /// three goes, and one another account held is made anew.
+    pub fn reload(
+        &mut self,
+        appid: &str,
+        openid: &str,
+        user: Option<UserRef>,
+        conversation: Option<Entry<Conversation>>,
+        follow: Option<Entry<FollowRecord>>,
+    ) {
+        let keep = self.row_on(appid, openid).is_some();
+        if !keep || (user.is_none() && conversation.is_none() && follow.is_none()) {
+            self.remove(openid);
+        }
+        if user.is_none() && conversation.is_none() && follow.is_none() {
+            return;
+        }
+        let Some(at) = self.row_for(appid, openid) else {
+            return;
+        };
+        let had = self.row(at).conversation.is_some();
+        let has = conversation.is_some();
+        let row = self.row_mut(at);
+        row.user = user.unwrap_or(UserRef::NONE);
+        row.conversation = conversation;
+        row.follow = follow.map(Followed::new).unwrap_or_default();
+        self.conversations = self.conversations + usize::from(has) - usize::from(had);
+    }
+
     /// Forgets `openid`: its owner, its conversation and its follow, which are returned.
     pub fn remove(&mut self, openid: &str) -> Option<Removed> {
         let hash = self.hash(openid.as_bytes());
@@ -758,6 +789,35 @@ mod tests {
         assert!(t.get_mut(B, "o0").is_none());
         assert_eq!(t.owner("o1"), Some((B, UserRef::at(1))));
         assert_eq!(t.owner("o9"), None);
+    }
+
+    /// A snapshot caught up changes its rows in place where it can: the table stays in the
+    /// order the next stop writes without working it out again.
+    #[test]
+    fn reloading_a_row_changes_it_in_place_or_makes_it_or_takes_it_away() {
+        let mut t = table(4);
+        t.ordered = true;
+        let conversation = Entry {
+            value: Conversation::new(true),
+            version: 7,
+        };
+        t.reload(A, "o0", Some(UserRef::at(9)), Some(conversation), None);
+        assert!(t.ordered, "changed in place");
+        assert_eq!(t.owner("o0"), Some((A, UserRef::at(9))));
+        assert_eq!(t.get(A, "o0").map(|c| c.version), Some(7));
+        t.reload(A, "o2", Some(UserRef::at(2)), None, None);
+        assert!(t.get(A, "o2").is_none(), "its conversation went");
+        assert_eq!((t.len(), t.rows()), (3, 4));
+        assert!(t.ordered);
+
+        t.reload(A, "o1", Some(UserRef::at(1)), None, None);
+        assert_eq!(t.owner("o1"), Some((A, UserRef::at(1))), "made anew on A");
+        assert!(!t.ordered);
+        t.reload(A, "o3", None, None, None);
+        assert!(!t.is_issued("o3"), "nothing left to hold");
+        t.reload(B, "o9", None, None, None);
+        assert!(!t.is_issued("o9"));
+        assert_eq!((t.len(), t.rows()), (1, 3));
     }
 
     #[test]

@@ -233,23 +233,39 @@ impl World {
                 let user_id = self.users.user_id(user)?;
                 (!users_written.contains(user_id)).then_some(user)
             });
-            self.conversations.remove(&openid);
-            if let Some(user) = issued.get(&openid).copied().or(kept)
-                && !self.conversations.issue(&openid, &appid, user)
-            {
-                tracing::warn!(%appid, %openid, "ignoring a stored openid: it belongs to another account");
-            }
+            let user = issued.get(&openid).copied().or(kept);
             let key = Key::Conversation {
                 appid: appid.clone(),
                 openid: openid.clone(),
             };
-            if let Some(record) = load(&key)? {
-                self.restore(key, record);
-            }
-            let key = Key::Follow { appid, openid };
-            if let Some(record) = load(&key)? {
-                self.restore(key, record);
-            }
+            let conversation = match load(&key)? {
+                Some(Versioned {
+                    value: Record::Conversation(value),
+                    version,
+                }) => Some(Entry { value, version }),
+                Some(_) => {
+                    tracing::warn!(?key, "ignoring a stored record under a conversation's key");
+                    None
+                }
+                None => None,
+            };
+            let key = Key::Follow {
+                appid: appid.clone(),
+                openid: openid.clone(),
+            };
+            let follow = match load(&key)? {
+                Some(Versioned {
+                    value: Record::Follow(value),
+                    version,
+                }) => Some(Entry { value, version }),
+                Some(_) => {
+                    tracing::warn!(?key, "ignoring a stored record under a follow's key");
+                    None
+                }
+                None => None,
+            };
+            self.conversations
+                .reload(&appid, &openid, user, conversation, follow);
         }
         Ok(loaded)
     }
