@@ -206,25 +206,19 @@ impl World {
                         .or_insert_with(|| appid.to_owned());
                 }
             }
-            match load(&Key::User(user_id.to_owned()))? {
-                Some(Versioned {
-                    value: Record::User(user),
-                    version,
-                }) => {
-                    let user = Entry {
-                        value: user,
-                        version,
-                    };
-                    let at = self.users.insert(&user);
-                    for (appid, openid) in &user.value.openids {
-                        issued.insert(openid.to_owned(), at);
-                        rows.insert(openid.to_owned(), appid.to_owned());
-                    }
-                }
-                Some(_) => tracing::warn!(%user_id, "ignoring a stored record under a user's key"),
-                None => {
-                    self.users.remove(user_id);
-                }
+            let key = Key::User(user_id.to_owned());
+            let user = of_kind(&key, load(&key)?, |record| match record {
+                Record::User(user) => Some(user),
+                _ => None,
+            });
+            let Some(user) = user else {
+                self.users.remove(user_id);
+                continue;
+            };
+            let at = self.users.insert(&user);
+            for (appid, openid) in &user.value.openids {
+                issued.insert(openid.to_owned(), at);
+                rows.insert(openid.to_owned(), appid.to_owned());
             }
         }
         for (openid, appid) in rows {
@@ -238,32 +232,18 @@ impl World {
                 appid: appid.clone(),
                 openid: openid.clone(),
             };
-            let conversation = match load(&key)? {
-                Some(Versioned {
-                    value: Record::Conversation(value),
-                    version,
-                }) => Some(Entry { value, version }),
-                Some(_) => {
-                    tracing::warn!(?key, "ignoring a stored record under a conversation's key");
-                    None
-                }
-                None => None,
-            };
+            let conversation = of_kind(&key, load(&key)?, |record| match record {
+                Record::Conversation(conversation) => Some(conversation),
+                _ => None,
+            });
             let key = Key::Follow {
                 appid: appid.clone(),
                 openid: openid.clone(),
             };
-            let follow = match load(&key)? {
-                Some(Versioned {
-                    value: Record::Follow(value),
-                    version,
-                }) => Some(Entry { value, version }),
-                Some(_) => {
-                    tracing::warn!(?key, "ignoring a stored record under a follow's key");
-                    None
-                }
-                None => None,
-            };
+            let follow = of_kind(&key, load(&key)?, |record| match record {
+                Record::Follow(follow) => Some(follow),
+                _ => None,
+            });
             self.conversations
                 .reload(&appid, &openid, user, conversation, follow);
         }
@@ -351,6 +331,27 @@ impl World {
         }
         openid
     }
+}
+
+/// A stored record as the kind its key names (`kind` picks it out): one of another kind under
+/// the key is damage, logged and left out.
+fn of_kind<T>(
+    key: &Key,
+    stored: Option<Versioned<Record>>,
+    kind: impl FnOnce(Record) -> Option<T>,
+) -> Option<Entry<T>> {
+    let Versioned { value, version } = stored?;
+    let value = kind(value);
+    if value.is_none() {
+        tracing::warn!(
+            ?key,
+            "ignoring a stored record of another kind under this key"
+        );
+    }
+    Some(Entry {
+        value: value?,
+        version,
+    })
 }
 
 /// The records that persist themselves through [`Tx::save`].
