@@ -54,19 +54,25 @@ struct Started {
 
 impl Started {
     /// How kefu's start split between opening the store (with replay) and loading the world,
-    /// from its own log line: `{"store_ms", "replayed_entries", "world_ms", "records"}`.
-    fn phases(&self) -> Value {
-        self.running
-            .loaded
-            .lock()
-            .ok()
-            .and_then(|loaded| loaded.clone())
-            .map_or(Value::Null, |mut fields| {
-                if let Some(fields) = fields.as_object_mut() {
-                    fields.remove("message");
-                }
-                fields
-            })
+    /// from its own log line: `{"store_ms", "replayed_entries", "world_ms", "records"}`. The
+    /// line is read from kefu's stderr on a thread of its own, which may not have got to it by
+    /// the time `/healthz` answers: waited for, up to two seconds.
+    async fn phases(&self) -> Value {
+        let logged = || self.running.loaded.lock().ok().and_then(|l| l.clone());
+        let mut loaded = logged();
+        for _ in 0..200 {
+            if loaded.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            loaded = logged();
+        }
+        loaded.map_or(Value::Null, |mut fields| {
+            if let Some(fields) = fields.as_object_mut() {
+                fields.remove("message");
+            }
+            fields
+        })
     }
 }
 
@@ -191,26 +197,26 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<Value> {
     let clean = start(kefu, &data, &[], &client).await?;
     let clean_rss = rss(clean.running.child.id())?;
     let clean_ready = clean.ready_after;
-    let clean_phases = clean.phases();
+    let clean_phases = clean.phases().await;
     // Sends the log holds and redb does not yet, then SIGKILL.
     sends(&clean.running.base, &client, false).await?;
     drop(clean);
     let killed = start(kefu, &data, &[], &client).await?;
     let killed_ready = killed.ready_after;
-    let killed_phases = killed.phases();
+    let killed_phases = killed.phases().await;
     // Sends redb holds too, without a checkpoint yet (the read makes the applier take them at
     // once), then SIGKILL.
     sends(&killed.running.base, &client, true).await?;
     drop(killed);
     let between = start(kefu, &data, &[], &client).await?;
     let between_ready = between.ready_after;
-    let between_phases = between.phases();
+    let between_phases = between.phases().await;
     // A restart is a stop and a start: the stop of a kefu holding every conversation (it
     // writes the snapshot), and the start after it.
     let stopped_in = stop(between)?;
     let restarted = start(kefu, &data, &[], &client).await?;
     let restarted_ready = restarted.ready_after;
-    let restarted_phases = restarted.phases();
+    let restarted_phases = restarted.phases().await;
     stop(restarted)?;
 
     let per = (clean_rss.saturating_sub(empty_rss)) as f64 / conversations as f64;
