@@ -211,65 +211,62 @@ mod log {
     /// Set in the child process of [`a_crash_leaves_redb_needing_no_full_repair`]: the data
     /// directory it crashes on.
     const CRASH_DIR: &str = "KEFU_STORE_CRASH_DIR";
-    /// Set in the child of [`a_crash_right_after_opening_needs_no_full_repair`].
-    const OPENED_DIR: &str = "KEFU_STORE_OPENED_DIR";
+    /// Set with it: what the child does between opening the store and aborting.
+    const CRASH_AFTER: &str = "KEFU_STORE_CRASH_AFTER";
 
-    /// Runs this test binary's test `name` as a child process with `env` set to `dir`, and
-    /// checks that it aborted.
-    fn crash_in_child(name: &str, env: &str, dir: &Path) {
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", name, "--nocapture"])
-            .env(env, dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(!status.success(), "the child was meant to abort");
-    }
+    /// What the child does before it aborts, and the counters' version the parent then finds.
+    const CRASHES: [(&str, u64); 3] = [
+        // Nothing: killed before the first checkpoint since the start.
+        ("opening", 1),
+        // A commit that a read makes the applier put in redb, with no checkpoint after it.
+        ("a round", 2),
+        // A commit, then the checkpoint that `close` makes, as the applier does once a second.
+        ("a checkpoint", 2),
+    ];
 
-    /// What the child of [`a_crash_before_the_first_checkpoint_needs_no_full_repair`] does
-    /// before it aborts.
-    const CHILD_COMMITS: &str = "KEFU_STORE_CHILD_COMMITS";
-
-    /// A kefu killed before the store's first checkpoint since it opened, after no commit or
-    /// after a commit the applier put in redb without one: opening wrote to redb durably (its
-    /// tables, the log's replay), and so saved redb's allocator state, so the next open loads it
-    /// rather than walk every page.
+    /// The test runs itself again as a child process, which opens the store, does one of
+    /// [`CRASHES`] and aborts before redb is closed; the parent then reopens the store. Every
+    /// durable commit saves redb's allocator state, opening's included, so no crash leaves redb
+    /// to walk every page (as opening's once did).
     #[test]
-    fn a_crash_before_the_first_checkpoint_needs_no_full_repair() {
-        if let Some(dir) = std::env::var_os(OPENED_DIR) {
+    fn a_crash_leaves_redb_needing_no_full_repair() {
+        if let (Some(dir), Ok(after)) = (std::env::var_os(CRASH_DIR), std::env::var(CRASH_AFTER)) {
             let store = EmbeddedStore::open(Path::new(&dir)).unwrap();
-            if std::env::var_os(CHILD_COMMITS).is_some() {
+            if after != "opening" {
                 let next = Commit {
                     writes: vec![counters(1, 2, 11)],
                     inbox: vec![message(2)],
                     ..Commit::default()
                 };
                 commit(&store, next).unwrap();
-                // A read waits for the applier: the commit is in redb, with no checkpoint.
+                // A read waits for the applier: the commit is in redb.
                 assert_eq!(store.inbox("u1", None, 0, 10).unwrap().len(), 2);
+            }
+            if after == "a checkpoint" {
+                store.close().unwrap();
             }
             std::process::abort();
         }
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = EmbeddedStore::open(dir.path()).unwrap();
-            let first = Commit {
-                writes: vec![counters(0, 1, 10)],
-                inbox: vec![message(1)],
-                ..Commit::default()
-            };
-            commit(&store, first).unwrap();
-        }
-        let name = "log::a_crash_before_the_first_checkpoint_needs_no_full_repair";
-        for (commits, version) in [(false, 1), (true, 2)] {
-            let mut child = std::process::Command::new(std::env::current_exe().unwrap());
-            child.args(["--exact", name, "--nocapture"]);
-            child.env(OPENED_DIR, dir.path());
-            if commits {
-                child.env(CHILD_COMMITS, "1");
+        for (after, version) in CRASHES {
+            let dir = tempfile::tempdir().unwrap();
+            {
+                let store = EmbeddedStore::open(dir.path()).unwrap();
+                let first = Commit {
+                    writes: vec![counters(0, 1, 10)],
+                    inbox: vec![message(1)],
+                    ..Commit::default()
+                };
+                commit(&store, first).unwrap();
+                assert!(!store.needed_full_repair());
             }
-            let status = child
+            let status = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "log::a_crash_leaves_redb_needing_no_full_repair",
+                    "--nocapture",
+                ])
+                .env(CRASH_DIR, dir.path())
+                .env(CRASH_AFTER, after)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .status()
@@ -278,56 +275,13 @@ mod log {
             let store = EmbeddedStore::open(dir.path()).unwrap();
             assert!(
                 !store.needed_full_repair(),
-                "opening after a crash (the child committed: {commits}) walked every page of redb"
+                "opening after a crash after {after} walked every page of redb"
             );
             let counters = store.load(&Key::Counters).unwrap().unwrap();
-            assert_eq!(counters.version, version);
+            assert_eq!(counters.version, version, "after {after}");
+            let inbox = store.inbox("u1", None, 0, 10).unwrap();
+            assert_eq!(inbox.len() as u64, version, "after {after}");
         }
-    }
-
-    /// The test runs itself again as a child process, which opens the store, commits,
-    /// checkpoints (as the applier does once a second, and `close` at the end) and aborts before
-    /// redb is closed; the parent then reopens the store.
-    #[test]
-    fn a_crash_leaves_redb_needing_no_full_repair() {
-        if let Some(dir) = std::env::var_os(CRASH_DIR) {
-            let store = EmbeddedStore::open(Path::new(&dir)).unwrap();
-            let next = Commit {
-                writes: vec![counters(1, 2, 11)],
-                inbox: vec![message(2)],
-                ..Commit::default()
-            };
-            commit(&store, next).unwrap();
-            store.close().unwrap();
-            std::process::abort();
-        }
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = EmbeddedStore::open(dir.path()).unwrap();
-            let first = Commit {
-                writes: vec![counters(0, 1, 10)],
-                inbox: vec![message(1)],
-                ..Commit::default()
-            };
-            commit(&store, first).unwrap();
-            assert!(!store.needed_full_repair());
-        }
-        crash_in_child(
-            "log::a_crash_leaves_redb_needing_no_full_repair",
-            CRASH_DIR,
-            dir.path(),
-        );
-        let store = EmbeddedStore::open(dir.path()).unwrap();
-        assert!(
-            !store.needed_full_repair(),
-            "opening after a crash walked every page of redb"
-        );
-        let counters = store.load(&Key::Counters).unwrap().unwrap();
-        assert_eq!(counters.version, 2);
-        assert_eq!(
-            store.inbox("u1", None, 0, 10).unwrap(),
-            vec![message(1), message(2)]
-        );
     }
 
     #[test]

@@ -84,6 +84,17 @@ fn a_second_kefu_on_the_same_data_directory_is_refused() {
     assert!(String::from_utf8_lossy(&other.stderr).contains("--clock-reset"));
 }
 
+/// An account "Shop" and Ann, a follower who has sent it a message: the account as made,
+/// its appid, Ann's user id and her openid.
+async fn shop_with_ann(api: &Api) -> (serde_json::Value, String, String, String) {
+    let account = api
+        .call(Method::POST, "/accounts", Some(json!({"name": "Shop"})))
+        .await;
+    let appid = account["appid"].as_str().unwrap().to_owned();
+    let (user_id, openid) = api.messaging_follower(&appid, "Ann").await;
+    (account, appid, user_id, openid)
+}
+
 /// A graceful stop closes the store: the next start replays nothing, walks nothing, and finds
 /// every user and conversation as they were (kefu does not free its tables before exiting, but
 /// everything in them is on disk first).
@@ -93,11 +104,7 @@ async fn sigterm_leaves_everything_on_disk_and_nothing_to_repair() {
     let data = dir.path().join("data");
     let server = spawn(&data, &[]);
     let api = Api::new(&server.base);
-    let account = api
-        .call(Method::POST, "/accounts", Some(json!({"name": "Shop"})))
-        .await;
-    let appid = account["appid"].as_str().unwrap().to_owned();
-    let (user_id, openid) = api.messaging_follower(&appid, "Ann").await;
+    let (_, appid, user_id, openid) = shop_with_ann(&api).await;
     let conversation_path = format!("/accounts/{appid}/conversations/{openid}");
     let before = api.call(Method::GET, &conversation_path, None).await;
     assert_eq!(before["remaining"], 5, "{before}");
@@ -147,11 +154,7 @@ async fn a_start_after_sigkill_catches_the_snapshot_up() {
     let data = dir.path().join("data");
     let server = spawn(&data, &[]);
     let api = Api::new(&server.base);
-    let account = api
-        .call(Method::POST, "/accounts", Some(json!({"name": "Shop"})))
-        .await;
-    let appid = account["appid"].as_str().unwrap().to_owned();
-    let (_, ann) = api.messaging_follower(&appid, "Ann").await;
+    let (account, appid, _, ann) = shop_with_ann(&api).await;
     assert!(server.terminate().success());
 
     let server = spawn(&data, &[]);
@@ -199,11 +202,7 @@ async fn no_snapshot_writes_none_and_deletes_an_old_one() {
     let snapshot = data.join(kefu_server::SNAPSHOT_FILE);
     let server = spawn(&data, &[]);
     let api = Api::new(&server.base);
-    let account = api
-        .call(Method::POST, "/accounts", Some(json!({"name": "Shop"})))
-        .await;
-    let appid = account["appid"].as_str().unwrap().to_owned();
-    let (user_id, _) = api.messaging_follower(&appid, "Ann").await;
+    let (_, _, user_id, _) = shop_with_ann(&api).await;
     assert!(server.terminate().success());
     assert!(snapshot.is_file());
 
