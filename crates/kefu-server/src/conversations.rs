@@ -324,7 +324,12 @@ impl ConversationTable {
 
     /// How `openid` last followed `appid`.
     pub fn follow(&self, appid: &str, openid: &str) -> Option<FollowRecord> {
-        Some(self.row(self.row_on(appid, openid)?).follow.get()?.value)
+        Some(self.followed_entry(appid, openid)?.value)
+    }
+
+    /// How `openid` last followed `appid`, with the store version of that record.
+    pub fn followed_entry(&self, appid: &str, openid: &str) -> Option<Entry<FollowRecord>> {
+        self.row(self.row_on(appid, openid)?).follow.get()
     }
 
     /// Records that `openid` now follows `appid`, at `now`, through the QR code of `scene` if

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use kefu_policy::{Conversation, RuleSet, RuleSetId};
 use kefu_store::{
-    AccountRecord, ClockRecord, Commit, Counters, DeliveryRecord, FollowRecord, InboxMessage, Key,
-    KfAccountSet, MenuRecord, MsgIdCounter, QrCodeRecord, Record, StableTokenSet, Store,
-    StoreError, StoredRollout, StoredRuleSet, TokenSet, TrafficEvent, TrafficRecord, UserRecord,
-    Versioned, Write,
+    AccountRecord, Changed, ClockRecord, Commit, Counters, DeliveryRecord, FollowRecord,
+    InboxMessage, Key, KfAccountSet, MenuRecord, MsgIdCounter, QrCodeRecord, Record,
+    StableTokenSet, StoredRollout, StoredRuleSet, TokenSet, TrafficEvent, TrafficRecord,
+    UserRecord, Versioned, Write,
 };
 
 use crate::conversations::ConversationTable;
@@ -170,49 +170,67 @@ impl World {
         }
     }
 
-    /// Brings users and conversations read from a snapshot up to the store's present: each of
-    /// `written` (the per-user keys the store wrote or deleted since the snapshot's position)
-    /// is loaded again, and every row it may bear on is made again from what the store holds
-    /// now, as a start reading the whole store would make it. Returns how many records that
-    /// loaded.
-    pub fn catch_up(&mut self, store: &dyn Store, written: &[Key]) -> Result<usize, StoreError> {
-        let mut loaded = 0;
-        let mut load = |key: &Key| {
-            let record = store.load(key)?;
-            loaded += usize::from(record.is_some());
-            Ok::<_, StoreError>(record)
-        };
-        // openid → its account, for every row to make again.
+    /// Brings users and conversations read from a snapshot up to the store's present:
+    /// `changed` holds the per-user records the store wrote or deleted since the snapshot's
+    /// position, as they are now. Every row they bear on is made again as a start reading the
+    /// whole store would make it; what was not written since is as the snapshot has it.
+    pub fn catch_up(&mut self, changed: Vec<Changed>) {
+        // openid → its account, for every row to make again, and the conversations and follows
+        // written since (by openid), as they are now.
         let mut rows: Map<String, String> = Map::default();
-        let mut users_written = HashSet::new();
-        for key in written {
+        let mut conversations: Map<String, Option<Entry<Conversation>>> = Map::default();
+        let mut follows: Map<String, Option<Entry<FollowRecord>>> = Map::default();
+        let mut users = Vec::new();
+        for (key, stored) in changed {
             match key {
                 Key::User(user_id) => {
-                    users_written.insert(user_id.as_str());
+                    let user =
+                        of_kind(&Key::User(user_id.clone()), stored, |record| match record {
+                            Record::User(user) => Some(user),
+                            _ => None,
+                        });
+                    users.push((user_id, user));
                 }
-                Key::Conversation { appid, openid } | Key::Follow { appid, openid } => {
-                    rows.entry(openid.clone()).or_insert_with(|| appid.clone());
+                Key::Conversation { appid, openid } => {
+                    let key = Key::Conversation {
+                        appid: appid.clone(),
+                        openid: openid.clone(),
+                    };
+                    let conversation = of_kind(&key, stored, |record| match record {
+                        Record::Conversation(conversation) => Some(conversation),
+                        _ => None,
+                    });
+                    conversations.insert(openid.clone(), conversation);
+                    rows.entry(openid).or_insert(appid);
+                }
+                Key::Follow { appid, openid } => {
+                    let key = Key::Follow {
+                        appid: appid.clone(),
+                        openid: openid.clone(),
+                    };
+                    let follow = of_kind(&key, stored, |record| match record {
+                        Record::Follow(follow) => Some(follow),
+                        _ => None,
+                    });
+                    follows.insert(openid.clone(), follow);
+                    rows.entry(openid).or_insert(appid);
                 }
                 _ => {}
             }
         }
-        // Users first, as stored now: the openids they held and hold are the rows to look at.
-        // `issued`: who holds an openid now, among them.
+        // Users first: the openids they held and hold are rows to look at. `issued`: who holds
+        // an openid now, among them.
+        let users_written: HashSet<String> = users.iter().map(|(id, _)| id.clone()).collect();
         let mut issued: Map<String, UserRef> = Map::default();
-        for &user_id in &users_written {
-            if let Some(old) = self.users.get(user_id) {
+        for (user_id, user) in users {
+            if let Some(old) = self.users.get(&user_id) {
                 for (appid, openid) in &old.value.openids {
                     rows.entry(openid.to_owned())
                         .or_insert_with(|| appid.to_owned());
                 }
             }
-            let key = Key::User(user_id.to_owned());
-            let user = of_kind(&key, load(&key)?, |record| match record {
-                Record::User(user) => Some(user),
-                _ => None,
-            });
             let Some(user) = user else {
-                self.users.remove(user_id);
+                self.users.remove(&user_id);
                 continue;
             };
             let at = self.users.insert(&user);
@@ -228,26 +246,17 @@ impl World {
                 (!users_written.contains(user_id)).then_some(user)
             });
             let user = issued.get(&openid).copied().or(kept);
-            let key = Key::Conversation {
-                appid: appid.clone(),
-                openid: openid.clone(),
+            let conversation = match conversations.remove(&openid) {
+                Some(now) => now,
+                None => self.conversations.get(&appid, &openid).cloned(),
             };
-            let conversation = of_kind(&key, load(&key)?, |record| match record {
-                Record::Conversation(conversation) => Some(conversation),
-                _ => None,
-            });
-            let key = Key::Follow {
-                appid: appid.clone(),
-                openid: openid.clone(),
+            let follow = match follows.remove(&openid) {
+                Some(now) => now,
+                None => self.conversations.followed_entry(&appid, &openid),
             };
-            let follow = of_kind(&key, load(&key)?, |record| match record {
-                Record::Follow(follow) => Some(follow),
-                _ => None,
-            });
             self.conversations
                 .reload(&appid, &openid, user, conversation, follow);
         }
-        Ok(loaded)
     }
 
     /// Issues the recovered users' openids (`users_scanned`: the users came from the store,
@@ -489,13 +498,13 @@ impl Tx {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use kefu_policy::{Defaults, RuleBook};
-    use kefu_store::{ClockMode, MemoryStore};
+    use kefu_store::{ClockMode, MemoryStore, Store};
 
     use super::*;
 
     const A: &str = "wx00000000000000aa";
     const B: &str = "wx00000000000000bb";
-    const OPENIDS: [&str; 5] = ["oa1", "oa2", "ob2", "oa3", "ob4"];
+    const OPENIDS: [&str; 7] = ["oa1", "oa2", "ob2", "oa3", "ob4", "oa5", "ob5"];
 
     fn world() -> World {
         let clock = ClockRecord {
@@ -548,7 +557,7 @@ mod tests {
     /// Everything the tables say about the test's users and openids.
     fn seen(world: &World) -> String {
         let mut out = String::new();
-        for id in ["u1", "u2", "u3", "u4"] {
+        for id in ["u1", "u2", "u3", "u4", "u5"] {
             let user = world.users.get(id).map(|u| (u.value, u.version));
             out += &format!("{id}: {user:?}\n");
         }
@@ -578,7 +587,8 @@ mod tests {
     /// Tables of the store as it was, caught up with the keys written since, are the tables a
     /// start reading the store as it is now makes: users changed, added and removed, an openid
     /// dropped from its user (its account deleted), conversations and follows written and
-    /// deleted.
+    /// deleted, and a user's new openid beside one whose conversation and follow were not
+    /// written since.
     #[test]
     fn catching_up_makes_the_tables_a_whole_read_makes() {
         let store = MemoryStore::new();
@@ -606,6 +616,9 @@ mod tests {
             put(conversation(B, "ob2"), 0, 5, c()),
             put(follow(B, "ob2"), 0, 6, followed()),
             put(conversation(A, "oa3"), 0, 7, c()),
+            put(Key::User("u5".into()), 0, 12, user("u5", &[(A, "oa5")])),
+            put(conversation(A, "oa5"), 0, 13, c()),
+            put(follow(A, "oa5"), 0, 14, followed()),
         ]);
         let mut then = restored(&store);
         let changes = vec![
@@ -618,15 +631,28 @@ mod tests {
             Write::delete(conversation(A, "oa3"), 7),
             put(Key::User("u4".into()), 0, 10, user("u4", &[(B, "ob4")])),
             put(follow(B, "ob4"), 0, 11, followed()),
+            // u5 meets account B: oa5's conversation and follow are as they were.
+            put(
+                Key::User("u5".into()),
+                12,
+                15,
+                user("u5", &[(A, "oa5"), (B, "ob5")]),
+            ),
         ];
         let written: Vec<Key> = changes.iter().map(|w| w.key.clone()).collect();
         commit(changes);
         let now = restored(&store);
         assert_ne!(seen(&then), seen(&now));
 
-        let loaded = then.catch_up(&store, &written).unwrap();
+        let changed = written
+            .into_iter()
+            .map(|key| {
+                let stored = store.load(&key).unwrap();
+                (key, stored)
+            })
+            .collect();
+        then.catch_up(changed);
         assert_eq!(seen(&then), seen(&now));
-        assert_eq!(loaded, 4, "u1's conversation, u2, u4 and u4's follow");
         assert!(
             !then.conversations.is_issued("ob2"),
             "dropped with its account"

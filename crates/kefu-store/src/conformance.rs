@@ -27,7 +27,7 @@ macro_rules! store_conformance_suite {
             scan_returns_every_record,
             record_count_is_what_a_scan_gives,
             scan_without_users_gives_every_other_record,
-            per_user_keys_written_since_a_position,
+            per_user_records_written_since_a_position,
             inbox_is_per_user_oldest_first_and_pages,
             traffic_is_ordered_and_ranged,
             wipe_keeps_only_named_keys,
@@ -524,10 +524,10 @@ pub fn scan_without_users_gives_every_other_record(store: &dyn Store) {
     assert_eq!(seen, expected);
 }
 
-/// What a snapshot taken at a position loads again to catch up: the users, conversations and
-/// follows written or deleted since, once each; nothing when a wipe lies between, or the
-/// position is not in the store's past.
-pub fn per_user_keys_written_since_a_position(store: &dyn Store) {
+/// What a snapshot taken at a position needs to catch up: the users, conversations and
+/// follows written or deleted since, once each, as they are now; nothing when a wipe lies
+/// between, or the position is not in the store's past.
+pub fn per_user_records_written_since_a_position(store: &dyn Store) {
     let Some(start) = store.position() else {
         // A store that keeps nothing across restarts has no history to tell.
         assert_eq!(store.per_user_written_since(0, u64::MAX).unwrap(), None);
@@ -553,7 +553,7 @@ pub fn per_user_keys_written_since_a_position(store: &dyn Store) {
         qr_scene: None,
         seq: 3,
     });
-    let conversation = || Record::Conversation(Conversation::new(true));
+    let conversation = |following| Record::Conversation(Conversation::new(following));
     let put = |writes| {
         commit_one(
             store,
@@ -566,7 +566,7 @@ pub fn per_user_keys_written_since_a_position(store: &dyn Store) {
     };
     put(vec![
         Write::put(Key::User("u1".into()), 0, 1, user("u1")),
-        Write::put(conversation_key("o1"), 0, 2, conversation()),
+        Write::put(conversation_key("o1"), 0, 2, conversation(true)),
         Write::put(Key::Account("wx1".into()), 0, 3, account("wx1")),
     ]);
     let middle = store.position().unwrap();
@@ -575,7 +575,7 @@ pub fn per_user_keys_written_since_a_position(store: &dyn Store) {
         conversation_key("o1"),
         2,
         4,
-        conversation(),
+        conversation(false),
     )]);
     put(vec![Write::put(follow_key.clone(), 0, 5, follow)]);
     put(vec![Write::delete(follow_key.clone(), 5)]);
@@ -584,21 +584,31 @@ pub fn per_user_keys_written_since_a_position(store: &dyn Store) {
         Write::put(Key::Account("wx1".into()), 3, 7, account("wx1")),
     ]);
     let since = |position| {
-        let keys = store.per_user_written_since(position, u64::MAX).unwrap();
-        keys.map(|mut keys| {
-            keys.sort();
-            keys
+        let changed = store.per_user_written_since(position, u64::MAX).unwrap();
+        changed.map(|mut changed| {
+            changed.sort_by(|a, b| a.0.cmp(&b.0));
+            changed
         })
     };
+    let now = |key: &Key| (key.clone(), store.load(key).unwrap());
     let mut expected = vec![
-        conversation_key("o1"),
-        follow_key.clone(),
-        Key::User("u2".into()),
+        now(&conversation_key("o1")),
+        (follow_key.clone(), None),
+        now(&Key::User("u2".into())),
     ];
-    expected.sort();
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(since(middle), Some(expected.clone()));
-    expected.push(Key::User("u1".into()));
-    expected.sort();
+    let (_, now_conversation) = expected
+        .iter()
+        .find(|(key, _)| *key == conversation_key("o1"))
+        .unwrap();
+    assert_eq!(
+        now_conversation.as_ref().map(|r| (r.version, &r.value)),
+        Some((4, &conversation(false))),
+        "as it is now, not as first written"
+    );
+    expected.push(now(&Key::User("u1".into())));
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(since(start), Some(expected));
     let now = store.position().unwrap();
     assert_eq!(since(now), Some(vec![]));

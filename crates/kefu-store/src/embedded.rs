@@ -43,7 +43,7 @@ use crate::codec::{
     decode, decode_key, decode_record, decode_version, encode, encode_key, encode_record,
 };
 use crate::port::{
-    Commit, CommitResult, InRange, Store, StoreError, Versioned, check_commit, in_range,
+    Changed, Commit, CommitResult, InRange, Store, StoreError, Versioned, check_commit, in_range,
 };
 use crate::records::{DeliveryRecord, InboxMessage, Key, Record, TrafficRecord};
 
@@ -440,7 +440,7 @@ impl Store for EmbeddedStore {
         &self,
         position: u64,
         budget: u64,
-    ) -> Result<Option<Vec<Key>>, StoreError> {
+    ) -> Result<Option<Vec<Changed>>, StoreError> {
         // Appends wait while the log is read: its end stays where it was looked up.
         let appender = lock(&self.appender);
         let now = self.shared.last_logged();
@@ -464,14 +464,23 @@ impl Store for EmbeddedStore {
         if read != wal::Since::Read || wiped {
             return Ok(None);
         }
-        let mut per_user = Vec::new();
-        for key in keys {
-            let key = decode_key(&key)?;
-            if key.is_per_user() {
-                per_user.push(key);
+        // As they are now, read in one transaction once redb holds everything logged.
+        self.shared.caught_up()?;
+        let txn = self.shared.db.begin_read().map_err(engine)?;
+        let table = txn.open_table(RECORDS).map_err(engine)?;
+        let mut written = Vec::new();
+        for k in keys {
+            let key = decode_key(&k)?;
+            if !key.is_per_user() {
+                continue;
             }
+            let record = match table.get(k.as_slice()).map_err(engine)? {
+                Some(v) => Some(decode_record(&k, v.value())?),
+                None => None,
+            };
+            written.push((key, record));
         }
-        Ok(Some(per_user))
+        Ok(Some(written))
     }
 
     fn record_count(&self) -> Result<u64, StoreError> {

@@ -36,6 +36,6 @@ pub type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
-pub use port::{Commit, CommitResult, Conflict, Store, StoreError, Versioned, Write};
+pub use port::{Changed, Commit, CommitResult, Conflict, Store, StoreError, Versioned, Write};
 pub use records::*;
 pub use timings::StoreTimings;

@@ -78,6 +78,10 @@ pub struct Conflict {
     pub found: u64,
 }
 
+/// A record written or deleted since a point: its key, and the record as it is now (`None`:
+/// deleted).
+pub type Changed = (Key, Option<Versioned<Record>>);
+
 /// The outcome of one commit of a batch: `Ok` once durable, or the conflict that refused it.
 pub type CommitResult = Result<(), Conflict>;
 
@@ -132,16 +136,16 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
-    /// The per-user keys ([`Key::is_per_user`]) written or deleted since the store stood at
-    /// `position`, each once: what something derived from the records at that position (a
-    /// snapshot) loads again to catch up. `None` when the store cannot tell: it keeps no
-    /// history, `position` is not in its past, a wipe lies between, or finding out would mean
-    /// reading more than `budget` bytes.
+    /// The per-user records ([`Key::is_per_user`]) written or deleted since the store stood
+    /// at `position`, each once, as they are now (`None`: deleted): what something derived from
+    /// the records at that position (a snapshot) needs to catch up. `None` when the store cannot
+    /// tell: it keeps no history, `position` is not in its past, a wipe lies between, or finding
+    /// out would mean reading more than `budget` bytes.
     fn per_user_written_since(
         &self,
         position: u64,
         budget: u64,
-    ) -> Result<Option<Vec<Key>>, StoreError> {
+    ) -> Result<Option<Vec<Changed>>, StoreError> {
         let _ = (position, budget);
         Ok(None)
     }
