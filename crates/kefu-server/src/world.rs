@@ -182,38 +182,29 @@ impl World {
         let mut follows: Map<String, Option<Entry<FollowRecord>>> = Map::default();
         let mut users = Vec::new();
         for (key, stored) in changed {
-            match key {
+            match &key {
                 Key::User(user_id) => {
-                    let user =
-                        of_kind(&Key::User(user_id.clone()), stored, |record| match record {
-                            Record::User(user) => Some(user),
-                            _ => None,
-                        });
-                    users.push((user_id, user));
+                    let user = of_kind(&key, stored, |record| match record {
+                        Record::User(user) => Some(user),
+                        _ => None,
+                    });
+                    users.push((user_id.clone(), user));
                 }
                 Key::Conversation { appid, openid } => {
-                    let key = Key::Conversation {
-                        appid: appid.clone(),
-                        openid: openid.clone(),
-                    };
                     let conversation = of_kind(&key, stored, |record| match record {
                         Record::Conversation(conversation) => Some(conversation),
                         _ => None,
                     });
                     conversations.insert(openid.clone(), conversation);
-                    rows.entry(openid).or_insert(appid);
+                    rows.entry(openid.clone()).or_insert_with(|| appid.clone());
                 }
                 Key::Follow { appid, openid } => {
-                    let key = Key::Follow {
-                        appid: appid.clone(),
-                        openid: openid.clone(),
-                    };
                     let follow = of_kind(&key, stored, |record| match record {
                         Record::Follow(follow) => Some(follow),
                         _ => None,
                     });
                     follows.insert(openid.clone(), follow);
-                    rows.entry(openid).or_insert(appid);
+                    rows.entry(openid.clone()).or_insert_with(|| appid.clone());
                 }
                 _ => {}
             }
