@@ -171,10 +171,10 @@ fn restore(
             }
         };
         // Catching up is worth it while the store has no more to read than the snapshot holds
-        // (or than a few milliseconds' reading, for a small one).
+        // (or than a fraction of a second's reading, for a small one).
         let budget = taken.bytes.max(CATCH_UP_AT_LEAST);
         match store.per_user_written_since(taken.position, budget) {
-            Ok(Some(written)) => Some((taken.tables, written)),
+            Ok(Some(changed)) => Some((taken.tables, changed)),
             Ok(None) => {
                 tracing::warn!(
                     written_at = taken.position,
@@ -192,7 +192,7 @@ fn restore(
             }
         }
     });
-    let Some((tables, written)) = taken else {
+    let Some((tables, changed)) = taken else {
         let records = scan(store, world)?;
         return Ok(Restored {
             records,
@@ -202,8 +202,8 @@ fn restore(
     };
     world.users = tables.users;
     world.conversations = tables.conversations;
-    let caught_up = written.len();
-    world.catch_up(written);
+    let caught_up = changed.len();
+    world.catch_up(changed);
     let mut records = caught_up as u64;
     store.scan_without_users(&mut |key, record| {
         records += 1;
