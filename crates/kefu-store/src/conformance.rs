@@ -161,6 +161,17 @@ fn commit_one(store: &dyn Store, commit: Commit) -> Result<(), Conflict> {
     results.remove(0)
 }
 
+/// Commits `writes` alone, with no inbox, traffic or delivery.
+fn commit_writes(store: &dyn Store, writes: Vec<Write>) -> Result<(), Conflict> {
+    commit_one(
+        store,
+        Commit {
+            writes,
+            ..Commit::default()
+        },
+    )
+}
+
 fn version_of(store: &dyn Store, key: &Key) -> u64 {
     store
         .load(key)
@@ -175,28 +186,14 @@ pub fn absent_record_loads_none(store: &dyn Store) {
 
 pub fn put_then_load_gives_value_and_version(store: &dyn Store) {
     let key = Key::Account("wx1".into());
-    commit_one(
-        store,
-        Commit {
-            writes: vec![Write::put(key.clone(), 0, 5, account("wx1"))],
-            ..Commit::default()
-        },
-    )
-    .unwrap();
+    commit_writes(store, vec![Write::put(key.clone(), 0, 5, account("wx1"))]).unwrap();
     let loaded = store.load(&key).unwrap().expect("stored");
     assert_eq!(loaded.version, 5);
     assert_eq!(loaded.value, account("wx1"));
 
     let conv = Record::Conversation(Conversation::new(true));
     let ckey = conversation_key("o1");
-    commit_one(
-        store,
-        Commit {
-            writes: vec![Write::put(ckey.clone(), 0, 6, conv.clone())],
-            ..Commit::default()
-        },
-    )
-    .unwrap();
+    commit_writes(store, vec![Write::put(ckey.clone(), 0, 6, conv.clone())]).unwrap();
     let loaded = store.load(&ckey).unwrap().expect("stored");
     assert_eq!(loaded.value, conv);
     assert_eq!(loaded.version, 6);
@@ -274,14 +271,7 @@ pub fn deleted_then_recreated_record_never_matches_old_version(store: &dyn Store
     };
     commit_one(store, put(0, 1)).unwrap();
     let old = version_of(store, &key);
-    commit_one(
-        store,
-        Commit {
-            writes: vec![Write::delete(key.clone(), old)],
-            ..Commit::default()
-        },
-    )
-    .unwrap();
+    commit_writes(store, vec![Write::delete(key.clone(), old)]).unwrap();
     assert_eq!(store.load(&key).unwrap(), None);
     commit_one(store, put(0, 2)).unwrap();
     let new = version_of(store, &key);
@@ -424,14 +414,7 @@ pub fn scan_returns_every_record(store: &dyn Store) {
         .iter()
         .filter_map(|w| Some((w.key.clone(), w.value.clone()?)))
         .collect();
-    commit_one(
-        store,
-        Commit {
-            writes,
-            ..Commit::default()
-        },
-    )
-    .unwrap();
+    commit_writes(store, writes).unwrap();
     let mut seen = vec![];
     store
         .scan(&mut |key, record| seen.push((key, record.value)))
@@ -506,14 +489,7 @@ pub fn scan_without_users_gives_every_other_record(store: &dyn Store) {
         .map(|w| w.key.clone())
         .filter(|k| !k.is_per_user())
         .collect();
-    commit_one(
-        store,
-        Commit {
-            writes,
-            ..Commit::default()
-        },
-    )
-    .unwrap();
+    commit_writes(store, writes).unwrap();
     let mut seen = vec![];
     store
         .scan_without_users(&mut |key, _| seen.push(key))
@@ -554,16 +530,7 @@ pub fn per_user_records_written_since_a_position(store: &dyn Store) {
         seq: 3,
     });
     let conversation = |following| Record::Conversation(Conversation::new(following));
-    let put = |writes| {
-        commit_one(
-            store,
-            Commit {
-                writes,
-                ..Commit::default()
-            },
-        )
-        .unwrap()
-    };
+    let put = |writes| commit_writes(store, writes).unwrap();
     put(vec![
         Write::put(Key::User("u1".into()), 0, 1, user("u1")),
         Write::put(conversation_key("o1"), 0, 2, conversation(true)),
@@ -697,14 +664,7 @@ pub fn record_count_is_what_a_scan_gives(store: &dyn Store) {
     .unwrap();
     assert_eq!(store.record_count().unwrap(), 3);
     assert_eq!(scanned(store), 3);
-    commit_one(
-        store,
-        Commit {
-            writes: vec![Write::delete(Key::Account("wx2".into()), 3)],
-            ..Commit::default()
-        },
-    )
-    .unwrap();
+    commit_writes(store, vec![Write::delete(Key::Account("wx2".into()), 3)]).unwrap();
     assert_eq!(store.record_count().unwrap(), 2);
     assert_eq!(scanned(store), 2);
     store.wipe(&[Key::AdminToken]).unwrap();
@@ -964,14 +924,7 @@ pub fn official_account_records_round_trip(store: &dyn Store) {
         .zip(1..)
         .map(|((key, record), version)| Write::put(key.clone(), 0, version, record.clone()))
         .collect();
-    commit_one(
-        store,
-        Commit {
-            writes,
-            ..Commit::default()
-        },
-    )
-    .unwrap();
+    commit_writes(store, writes).unwrap();
     for ((key, record), version) in records.iter().zip(1..) {
         let loaded = store.load(key).unwrap().expect("stored");
         assert_eq!((loaded.version, &loaded.value), (version, record));
@@ -987,23 +940,13 @@ pub fn official_account_records_round_trip(store: &dyn Store) {
         qr_scene: None,
         seq: 9,
     });
-    commit_one(
+    commit_writes(
         store,
-        Commit {
-            writes: vec![Write::put(follow.clone(), 4, 10, refollow.clone())],
-            ..Commit::default()
-        },
+        vec![Write::put(follow.clone(), 4, 10, refollow.clone())],
     )
     .unwrap();
     assert_eq!(store.load(&follow).unwrap().unwrap().value, refollow);
-    commit_one(
-        store,
-        Commit {
-            writes: vec![Write::delete(follow.clone(), 10)],
-            ..Commit::default()
-        },
-    )
-    .unwrap();
+    commit_writes(store, vec![Write::delete(follow.clone(), 10)]).unwrap();
     assert_eq!(store.load(&follow).unwrap(), None);
     // A record of one kind never fits another kind's key.
     let result = store.commit(&[Commit {
