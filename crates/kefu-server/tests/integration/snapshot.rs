@@ -142,6 +142,18 @@ async fn an_older_snapshot_is_caught_up_with_what_the_store_wrote_since() {
         followed["openid"].as_str().unwrap()
     );
     assert_eq!(kefu.api(Method::GET, &gus_conversation, None).await.0, 200);
+    // Hal follows the first account and a bakery, which is deleted after the stop.
+    let bakery = kefu.account(json!({"name": "Bakery"})).await;
+    let bakery = bakery["appid"].as_str().unwrap().to_owned();
+    let hal = kefu.user("Hal").await;
+    for appid in [&first, &bakery] {
+        let followed = kefu
+            .act_ok(&hal, json!({"appid": appid, "type": "follow"}))
+            .await;
+        if *appid == first {
+            openids.push((first.clone(), followed["openid"].as_str().unwrap().into()));
+        }
+    }
     kefu.stop().await;
     drop(kefu);
     let old = std::fs::read(&snapshot).unwrap();
@@ -167,7 +179,17 @@ async fn an_older_snapshot_is_caught_up_with_what_the_store_wrote_since() {
     openids.push((first.clone(), messaged["openid"].as_str().unwrap().into()));
     kefu.api_ok(Method::DELETE, &format!("/users/{gus}"), None)
         .await;
+    kefu.api_ok(Method::DELETE, &format!("/accounts/{bakery}"), None)
+        .await;
     let after = view(&kefu, &openids, &tokens).await;
+    let hal_now = kefu
+        .api_ok(Method::GET, &format!("/users/{hal}"), None)
+        .await;
+    assert_eq!(
+        hal_now["openids"].as_object().unwrap().len(),
+        1,
+        "{hal_now}"
+    );
     let gone = kefu.api(Method::GET, &gus_conversation, None).await;
     assert_eq!(gone.0, 404, "Gus's openid went with him");
     kefu.stop().await;
@@ -178,6 +200,8 @@ async fn an_older_snapshot_is_caught_up_with_what_the_store_wrote_since() {
     let mut kefu = start(dir.path()).await;
     assert!(kefu.from_snapshot, "caught up, not set aside");
     assert_eq!(view(&kefu, &openids, &tokens).await, after);
+    let hal_path = format!("/users/{hal}");
+    assert_eq!(kefu.api_ok(Method::GET, &hal_path, None).await, hal_now);
     assert_eq!(kefu.api(Method::GET, &gus_conversation, None).await, gone);
     let explained = kefu.conversation(&first, &alice).await;
     assert_eq!(explained["remaining"], 2, "{explained}");
