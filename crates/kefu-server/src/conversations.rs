@@ -394,11 +394,11 @@ impl ConversationTable {
         conversation: Option<Entry<Conversation>>,
         follow: Option<Entry<FollowRecord>>,
     ) {
-        let keep = self.row_on(appid, openid).is_some();
-        if !keep || (user.is_none() && conversation.is_none() && follow.is_none()) {
+        let empty = user.is_none() && conversation.is_none() && follow.is_none();
+        if empty || self.row_on(appid, openid).is_none() {
             self.remove(openid);
         }
-        if user.is_none() && conversation.is_none() && follow.is_none() {
+        if empty {
             return;
         }
         let Some(at) = self.row_for(appid, openid) else {

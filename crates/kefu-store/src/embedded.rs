@@ -266,6 +266,17 @@ impl EmbeddedStore {
     }
 }
 
+/// The record under the encoded key `k` in `table` (the records table), decoded.
+fn record_in(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    k: &[u8],
+) -> Result<Option<Versioned<Record>>, StoreError> {
+    match table.get(k).map_err(engine)? {
+        Some(v) => Ok(Some(decode_record(k, v.value())?)),
+        None => Ok(None),
+    }
+}
+
 /// What opening found: the LSN of redb's last checkpoint, the last LSN redb holds after the
 /// replay, and the recent inbox index.
 type Recovered = (u64, u64, RecentInbox);
@@ -411,11 +422,7 @@ impl Store for EmbeddedStore {
         self.shared.caught_up()?;
         let txn = self.shared.db.begin_read().map_err(engine)?;
         let table = txn.open_table(RECORDS).map_err(engine)?;
-        let k = encode_key(key);
-        match table.get(k.as_slice()).map_err(engine)? {
-            Some(v) => Ok(Some(decode_record(&k, v.value())?)),
-            None => Ok(None),
-        }
+        record_in(&table, &encode_key(key))
     }
 
     fn scan(&self, each: &mut dyn FnMut(Key, Versioned<Record>)) -> Result<(), StoreError> {
@@ -441,7 +448,8 @@ impl Store for EmbeddedStore {
         position: u64,
         budget: u64,
     ) -> Result<Option<Vec<Changed>>, StoreError> {
-        // Appends wait while the log is read: its end stays where it was looked up.
+        // Appends wait while the log and the records are read: the keys and their values are
+        // both of the log's end as it was looked up.
         let appender = lock(&self.appender);
         let now = self.shared.last_logged();
         if position > now {
@@ -460,7 +468,6 @@ impl Store for EmbeddedStore {
             }
             Ok(())
         })?;
-        drop(appender);
         if read != wal::Since::Read || wiped {
             return Ok(None);
         }
@@ -468,19 +475,15 @@ impl Store for EmbeddedStore {
         self.shared.caught_up()?;
         let txn = self.shared.db.begin_read().map_err(engine)?;
         let table = txn.open_table(RECORDS).map_err(engine)?;
-        let mut written = Vec::new();
+        let mut changed = Vec::new();
         for k in keys {
             let key = decode_key(&k)?;
-            if !key.is_per_user() {
-                continue;
+            if key.is_per_user() {
+                changed.push((key, record_in(&table, &k)?));
             }
-            let record = match table.get(k.as_slice()).map_err(engine)? {
-                Some(v) => Some(decode_record(&k, v.value())?),
-                None => None,
-            };
-            written.push((key, record));
         }
-        Ok(Some(written))
+        drop(appender);
+        Ok(Some(changed))
     }
 
     fn record_count(&self) -> Result<u64, StoreError> {

@@ -154,11 +154,7 @@ pub(crate) fn replay(
     each: &mut dyn FnMut(Entry, Placed) -> Result<(), StoreError>,
 ) -> Result<u64, StoreError> {
     let segments = segments(dir)?;
-    // Segments before the one holding `after + 1` hold nothing to replay.
-    let from = segments
-        .iter()
-        .rposition(|(first, _)| *first <= after.saturating_add(1))
-        .unwrap_or(0);
+    let from = holding(&segments, after).unwrap_or(0);
     let mut last = after;
     for (i, (first, path)) in segments.iter().enumerate().skip(from) {
         let is_last = i + 1 == segments.len();
@@ -167,44 +163,33 @@ pub(crate) fn replay(
             std::fs::remove_file(path).map_err(io(path))?;
             continue;
         }
-        let mut at = 0usize;
         let what = path.display().to_string();
-        while at < bytes.len() {
-            let Some(frame) = next_frame(&bytes[at..]) else {
-                if is_last {
-                    // The append a crash cut short: it was never acknowledged.
-                    let file = File::options().write(true).open(path).map_err(io(path))?;
-                    file.set_len(at as u64).map_err(io(path))?;
-                    file.sync_all().map_err(io(path))?;
-                    break;
-                }
-                return Err(StoreError::Corrupt {
-                    key: what,
-                    reason: "a damaged entry before the end of the log".into(),
-                });
-            };
-            let entry_at = at + HEADER;
-            at = entry_at + frame.len();
-            // Entries redb holds already are skipped without decoding: a seed can be one entry
-            // of hundreds of megabytes.
-            if entry_lsn(frame).is_some_and(|lsn| lsn <= after) {
+        let mut whole = 0;
+        for (entry_at, frame) in frames(&bytes) {
+            whole = entry_at + frame.len();
+            let Some((lsn, entry, bodies)) = next_entry(frame, after, last, &what)? else {
                 continue;
-            }
-            let (lsn, entry, bodies) = Entry::decode(frame, &what)?;
+            };
             let placed = Placed {
                 lsn,
                 segment: *first,
                 at: entry_at as u64,
                 bodies,
             };
-            if lsn != last + 1 {
-                return Err(StoreError::Corrupt {
-                    key: what,
-                    reason: format!("entry {lsn} where entry {} belongs", last + 1),
-                });
-            }
             each(entry, placed)?;
             last = lsn;
+        }
+        if whole < bytes.len() {
+            if !is_last {
+                return Err(StoreError::Corrupt {
+                    key: what,
+                    reason: "a damaged entry before the end of the log".into(),
+                });
+            }
+            // The append a crash cut short: it was never acknowledged.
+            let file = File::options().write(true).open(path).map_err(io(path))?;
+            file.set_len(whole as u64).map_err(io(path))?;
+            file.sync_all().map_err(io(path))?;
         }
     }
     Ok(last)
@@ -235,10 +220,7 @@ pub(crate) fn read_since(
         return Ok(Since::Read);
     }
     let segments = segments(dir)?;
-    let Some(from) = segments
-        .iter()
-        .rposition(|(first, _)| *first <= after.saturating_add(1))
-    else {
+    let Some(from) = holding(&segments, after) else {
         return Ok(Since::Pruned);
     };
     let mut size = 0u64;
@@ -252,24 +234,14 @@ pub(crate) fn read_since(
     for (_, path) in &segments[from..] {
         let bytes = std::fs::read(path).map_err(io(path))?;
         let what = path.display().to_string();
-        let mut at = 0usize;
-        while last < upto {
-            let Some(frame) = next_frame(&bytes[at..]) else {
+        for (_, frame) in frames(&bytes) {
+            if last >= upto {
                 break;
-            };
-            at += HEADER + frame.len();
-            if entry_lsn(frame).is_some_and(|lsn| lsn <= after) {
-                continue;
             }
-            let (lsn, entry, _) = Entry::decode(frame, &what)?;
-            if lsn != last + 1 {
-                return Err(StoreError::Corrupt {
-                    key: what,
-                    reason: format!("entry {lsn} where entry {} belongs", last + 1),
-                });
+            if let Some((lsn, entry, _)) = next_entry(frame, after, last, &what)? {
+                each(entry)?;
+                last = lsn;
             }
-            each(entry)?;
-            last = lsn;
         }
     }
     if last < upto {
@@ -279,6 +251,48 @@ pub(crate) fn read_since(
         });
     }
     Ok(Since::Read)
+}
+
+/// Where in `segments` (oldest first) the one holding the entry after `after` is: the segments
+/// before it hold nothing after `after`. `None` if the log begins later.
+fn holding(segments: &[(u64, PathBuf)], after: u64) -> Option<usize> {
+    segments
+        .iter()
+        .rposition(|(first, _)| *first <= after.saturating_add(1))
+}
+
+/// The whole frames at the start of `bytes`, in order, each with the offset its entry starts
+/// at; they end at the first frame that is not whole (damage, or a torn append) or at the end.
+fn frames(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let frame = next_frame(bytes.get(at..)?)?;
+        let entry_at = at + HEADER;
+        at = entry_at + frame.len();
+        Some((entry_at, frame))
+    })
+}
+
+/// The entry `frame` holds if it comes after `after`, checked to follow `last`; `None` for one
+/// at or before `after`, which is skipped without decoding (a seed can be one entry of hundreds
+/// of megabytes).
+fn next_entry(
+    frame: &[u8],
+    after: u64,
+    last: u64,
+    what: &str,
+) -> Result<Option<(u64, Entry, Bodies)>, StoreError> {
+    if entry_lsn(frame).is_some_and(|lsn| lsn <= after) {
+        return Ok(None);
+    }
+    let (lsn, entry, bodies) = Entry::decode(frame, what)?;
+    if lsn != last + 1 {
+        return Err(StoreError::Corrupt {
+            key: what.to_owned(),
+            reason: format!("entry {lsn} where entry {} belongs", last + 1),
+        });
+    }
+    Ok(Some((lsn, entry, bodies)))
 }
 
 /// The LSN an encoded entry starts with.
