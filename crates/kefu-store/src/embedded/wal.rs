@@ -7,12 +7,18 @@
 //! entry is framed as `len:u32 crc32:u32 entry` (little-endian). Segments are kept: a segment is
 //! deleted only once a wipe has made everything in it obsolete and redb holds that durably.
 //!
+//! The open segment is written ahead with zeros, [`AHEAD`] bytes at a time, and an append
+//! overwrites them: its `fdatasync` then writes the entry alone, where growing the file made
+//! it write the inode too, a second synchronous write (on this project's ext4 disk, syncs/s
+//! doubled; BENCHMARKS.md). A zero length ends a segment's entries; a finished segment is cut
+//! to its entries before the next one begins.
+//!
 //! Recovery reads the segments from the one holding redb's checkpoint on. A damaged frame at the
 //! end of the last segment is the write a crash interrupted, never acknowledged: it is cut off.
 //! Damage anywhere else is corruption and refuses to open.
 
 use std::fs::File;
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::entry::{Bodies, Entry, Span};
@@ -23,6 +29,9 @@ const SEGMENT_BYTES: u64 = 32 << 20;
 const PREFIX: &str = "wal-";
 const SUFFIX: &str = ".log";
 const HEADER: usize = 8;
+/// How far ahead of its entries the open segment is zeroed. Each step costs the append that
+/// takes it a larger sync (the zeros and the inode): larger steps make those rarer and longer.
+const AHEAD: u64 = 256 << 10;
 
 pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + use<> {
     let path = path.display().to_string();
@@ -37,6 +46,8 @@ pub(crate) struct Log {
     path: PathBuf,
     first_lsn: u64,
     written: u64,
+    /// How much of the segment is on disk: its entries, then zeros.
+    zeroed: u64,
     next_lsn: u64,
     frame: Vec<u8>,
 }
@@ -51,6 +62,7 @@ impl Log {
             path,
             first_lsn: next_lsn,
             written: 0,
+            zeroed: 0,
             next_lsn,
             frame: Vec::new(),
         })
@@ -75,16 +87,42 @@ impl Log {
         let crc = crc32fast::hash(body);
         self.frame[..4].copy_from_slice(&len.to_le_bytes());
         self.frame[4..HEADER].copy_from_slice(&crc.to_le_bytes());
-        self.file.write_all(&self.frame).map_err(io(&self.path))?;
+        let end = self.written + self.frame.len() as u64;
+        self.zero_ahead(end)?;
+        (self.file)
+            .write_all_at(&self.frame, self.written)
+            .map_err(io(&self.path))?;
         self.file.sync_data().map_err(io(&self.path))?;
-        self.written += self.frame.len() as u64;
+        self.written = end;
         self.next_lsn += 1;
         if self.written >= SEGMENT_BYTES {
+            // Cut to its entries first: a crash before the next segment exists leaves this
+            // one the last, where recovery cuts zeros anyway.
+            self.file.set_len(self.written).map_err(io(&self.path))?;
+            self.file.sync_data().map_err(io(&self.path))?;
             (self.file, self.path) = create_segment(&self.dir, self.next_lsn)?;
             self.first_lsn = self.next_lsn;
             self.written = 0;
+            self.zeroed = 0;
         }
         Ok(placed)
+    }
+
+    /// Zeroes the segment past `end`, the end of the entry about to be written, up to the next
+    /// multiple of [`AHEAD`], if it is not already; the append's sync makes the zeros durable
+    /// with the entry. The entry covers what lies before `end`, so a large one (a seed) is not
+    /// written twice.
+    fn zero_ahead(&mut self, end: u64) -> Result<(), StoreError> {
+        if end <= self.zeroed {
+            return Ok(());
+        }
+        static ZEROS: [u8; AHEAD as usize] = [0; AHEAD as usize];
+        let to = (end / AHEAD + 1) * AHEAD;
+        (self.file)
+            .write_all_at(&ZEROS[..(to - end) as usize], end)
+            .map_err(io(&self.path))?;
+        self.zeroed = to;
+        Ok(())
     }
 }
 
@@ -300,9 +338,13 @@ fn entry_lsn(entry: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(entry.get(..8)?.try_into().ok()?))
 }
 
-/// The body of the frame at the start of `bytes`, if it is whole and its checksum matches.
+/// The body of the frame at the start of `bytes`, if it is whole and its checksum matches. A
+/// zero length is the zeroed rest of a segment: no entry is empty (each begins with its LSN).
 fn next_frame(bytes: &[u8]) -> Option<&[u8]> {
     let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    if len == 0 {
+        return None;
+    }
     let crc = u32::from_le_bytes(bytes.get(4..HEADER)?.try_into().ok()?);
     let body = bytes.get(HEADER..HEADER.checked_add(len)?)?;
     (crc32fast::hash(body) == crc).then_some(body)
@@ -340,6 +382,14 @@ mod tests {
         Ok(out)
     }
 
+    /// A segment's bytes up to the end of its last whole entry (without the zeros after it).
+    fn entries_of(path: &Path) -> Vec<u8> {
+        let mut bytes = std::fs::read(path).unwrap();
+        let end = frames(&bytes).map(|(at, frame)| at + frame.len()).last();
+        bytes.truncate(end.unwrap_or(0));
+        bytes
+    }
+
     #[test]
     fn appends_replay_in_order_after_a_point() {
         let dir = tempfile::tempdir().unwrap();
@@ -359,7 +409,7 @@ mod tests {
         log.append(&wipe(2)).unwrap();
         drop(log);
         let (_, path) = segments(dir.path()).unwrap().remove(0);
-        let whole = std::fs::read(&path).unwrap();
+        let whole = entries_of(&path);
         std::fs::write(&path, &whole[..whole.len() - 3]).unwrap();
         assert_eq!(read_all(dir.path(), 0).unwrap(), vec![(1, wipe(1))]);
         // The torn append is cut off, so the segment can be followed by others.
@@ -372,6 +422,42 @@ mod tests {
             read_all(dir.path(), 0),
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn zeros_ahead_of_the_entries_are_no_entries_and_go_once_a_segment_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::start(dir.path(), 1).unwrap();
+        for n in 1..=3 {
+            log.append(&wipe(n)).unwrap();
+        }
+        let written = log.written;
+        let len = |path: &Path| std::fs::metadata(path).unwrap().len();
+        let (_, first) = segments(dir.path()).unwrap().remove(0);
+        assert_eq!(
+            len(&first),
+            AHEAD,
+            "zeroed ahead of {written} bytes of entries"
+        );
+        // A crash leaves the zeros: they end the entries, and recovery cuts them.
+        drop(log);
+        let all = vec![(1, wipe(1)), (2, wipe(2)), (3, wipe(3))];
+        assert_eq!(read_all(dir.path(), 0).unwrap(), all);
+        assert_eq!(len(&first), written);
+
+        // An entry that fills a segment: the segment is cut to its entries before the next
+        // begins, so a segment that is not the last never ends in zeros.
+        let mut log = Log::start(dir.path(), 4).unwrap();
+        let big = Entry::Wipe(vec![vec![7; SEGMENT_BYTES as usize]]);
+        log.append(&big).unwrap();
+        log.append(&wipe(5)).unwrap();
+        let segments = segments(dir.path()).unwrap();
+        assert_eq!(segments.len(), 3);
+        let done = std::fs::read(&segments[1].1).unwrap();
+        assert_eq!(entries_of(&segments[1].1), done);
+        assert_eq!(len(&segments[2].1), AHEAD);
+        let got = read_all(dir.path(), 3).unwrap();
+        assert_eq!(got, vec![(4, big), (5, wipe(5))]);
     }
 
     #[test]
