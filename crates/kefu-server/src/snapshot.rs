@@ -42,7 +42,7 @@ pub const FILE: &str = "world.snapshot";
 const MAGIC: &[u8; 8] = b"kefu-wld";
 /// Bumped whenever a table's layout in the file changes: a snapshot of another format is
 /// ignored (the store has everything), never misread.
-const FORMAT: u32 = 7;
+const FORMAT: u32 = 8;
 /// The users, then each shard of the rows.
 const SECTIONS: usize = 1 + SHARDS;
 /// Magic, format, position, the number of sections, (offset, length, CRC) of each, and the
@@ -551,12 +551,12 @@ impl<R: BufRead> In<R> {
         usize::try_from(self.len).unwrap_or(usize::MAX)
     }
 
-    /// Bytes written by [`Out::bytes`], appended to `out` behind their length as they were
-    /// written: copied once, straight from the read buffer when they lie in it (a table reads
-    /// millions). Returns their length.
+    /// Bytes written by [`Out::bytes`], appended to `out` behind their length as
+    /// `kefu_store::packed` frames a block (a varint): copied once, straight from the read
+    /// buffer when they lie in it (a table reads millions). Returns their length.
     pub fn append_bytes(&mut self, out: &mut Vec<u8>) -> Result<usize, ReadError> {
         let len = self.u32()?;
-        out.extend_from_slice(&len.to_le_bytes());
+        kefu_store::packed::push_varint(out, u64::from(len));
         let len = len as usize;
         if let Some(bytes) = self.input.fill_buf()?.get(..len) {
             out.extend_from_slice(bytes);

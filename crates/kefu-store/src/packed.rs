@@ -1,15 +1,18 @@
-//! Strings packed into one heap block, each behind its length (4 bytes, little-endian), and
-//! numbers in as few bytes as they need.
+//! Strings packed into one heap block, each behind its length, and numbers, lengths included,
+//! in as few bytes as they need (LEB128: one byte below 128).
 //!
 //! Records the world holds by the million keep their strings this way, in one allocation rather
 //! than one per string: a user's [`crate::Openids`], and the server's table of users.
 
 /// Appends `s` behind its length.
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
-    // A `usize` length over 4 GiB cannot be an id, a nickname or an openid.
-    let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
+    push_bytes(out, s.as_bytes());
+}
+
+/// Appends `bytes` behind their length.
+pub fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    push_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
 }
 
 /// Takes the next string off the front of `bytes`; `None` at the end (or on bytes
@@ -20,11 +23,34 @@ pub fn take_str<'a>(bytes: &mut &'a [u8]) -> Option<&'a str> {
 
 /// [`take_str`] without checking that the string is UTF-8: for comparing and hashing.
 pub fn take_bytes<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let (len, rest) = bytes.split_first_chunk::<4>()?;
-    let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+    let mut rest = *bytes;
+    let len = usize::try_from(take_varint(&mut rest)?).ok()?;
     let (s, rest) = rest.split_at_checked(len)?;
     *bytes = rest;
     Some(s)
+}
+
+/// Starts a block of `out` that [`end_block`] puts behind its length, for a block packed in
+/// place (no copy): returns where it starts.
+pub fn begin_block(out: &mut Vec<u8>) -> usize {
+    // One byte for the length, as a block under 128 bytes needs; `end_block` makes room for
+    // more.
+    out.push(0);
+    out.len() - 1
+}
+
+/// Puts the length of what `out` holds past the block [`begin_block`] started at `at` in
+/// front of it, as [`take_bytes`] reads it.
+pub fn end_block(out: &mut Vec<u8>, at: usize) {
+    let len = out.len() - at - 1;
+    match u8::try_from(len) {
+        Ok(short) if short < 0x80 => out[at] = short,
+        _ => {
+            let mut header = Vec::new();
+            push_varint(&mut header, len as u64);
+            out.splice(at..=at, header);
+        }
+    }
 }
 
 /// Appends `n` in as few bytes as it needs (LEB128: seven bits a byte, low first, the top bit
@@ -66,6 +92,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_block_goes_behind_its_length_however_long() {
+        let mut out = vec![7];
+        for len in [0, 5, 127, 128, 300, 20_000] {
+            let at = begin_block(&mut out);
+            out.extend(std::iter::repeat_n(b'x', len));
+            end_block(&mut out, at);
+        }
+        out.push(9);
+        let mut bytes = &out[1..];
+        for len in [0, 5, 127, 128, 300, 20_000] {
+            assert_eq!(take_bytes(&mut bytes).map(<[u8]>::len), Some(len));
+        }
+        assert_eq!(bytes, [9]);
+        // A length of 127 takes one byte, 128 two, 20,000 three.
+        assert_eq!(out.len(), 1 + (1 + 1 + 1 + 2 + 2 + 3) + 20_560 + 1);
+    }
+
+    #[test]
     fn strings_come_back_in_order_and_then_none() {
         let mut out = Vec::new();
         for s in ["wx00000000000000aa", "", "微信"] {
@@ -77,9 +121,7 @@ mod tests {
         assert_eq!(take_str(&mut bytes), Some("微信"));
         assert_eq!(take_str(&mut bytes), None);
         // Not UTF-8: the bytes are there, the string is not.
-        let mut latin1 = Vec::new();
-        latin1.extend_from_slice(&1u32.to_le_bytes());
-        latin1.push(0xe9);
+        let latin1 = vec![1, 0xe9];
         assert_eq!(take_bytes(&mut latin1.as_slice()), Some(&[0xe9][..]));
         assert_eq!(take_str(&mut latin1.as_slice()), None);
         // Truncated: a length promising more than is there.

@@ -179,7 +179,7 @@ pub struct UserRecord {
 /// A user's openids, appid → openid, in appid order. Stored and shown exactly as a map
 /// (postcard writes both the same way). In memory they are packed into one block of
 /// length-prefixed strings: a user typically has one, which as a `Vec` of `String` pairs took
-/// three heap blocks and 128 bytes, and packed takes one of 64 (a world holds one per user).
+/// three heap blocks and 128 bytes, and packed takes one of 48 (a world holds one per user).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Openids(Box<[u8]>);
 
