@@ -198,6 +198,7 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<Value> {
     let clean_rss = rss(clean.running.child.id())?;
     let clean_ready = clean.ready_after;
     let clean_phases = clean.phases().await;
+    let tables = memory_by_table(&clean.running.base, &client).await?;
     // Sends the log holds and redb does not yet, then SIGKILL.
     sends(&clean.running.base, &client, false).await?;
     drop(clean);
@@ -220,11 +221,15 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<Value> {
     stop(restarted)?;
 
     let per = (clean_rss.saturating_sub(empty_rss)) as f64 / conversations as f64;
+    let per_table: serde_json::Map<String, Value> = (tables.iter())
+        .map(|(table, bytes)| (table.clone(), json!(*bytes as f64 / conversations as f64)))
+        .collect();
     let result = json!({
         "conversations": conversations,
         "empty_rss_bytes": empty_rss,
         "rss_bytes": clean_rss,
         "bytes_per_conversation": per.round(),
+        "table_bytes_per_conversation": per_table,
         "ready_after_clean_shutdown_s": clean_ready.as_secs_f64(),
         "ready_after_sigkill_s": killed_ready.as_secs_f64(),
         "ready_after_sigkill_between_checkpoints_s": between_ready.as_secs_f64(),
@@ -241,6 +246,12 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<Value> {
         "resident memory per conversation (target ≤ 64 B)",
         format!("{per:.0} B"),
     );
+    for (table, bytes) in &tables {
+        row(
+            &format!("  of which {table} (allocated)"),
+            format!("{:.1} B", *bytes as f64 / conversations as f64),
+        );
+    }
     row(
         "ready after a clean shutdown",
         format!("{:.3} s", clean_ready.as_secs_f64()),
@@ -269,6 +280,31 @@ pub async fn run(kefu: &Path, conversations: usize) -> anyhow::Result<Value> {
     );
     row("  of which: store, world", split(&restarted_phases));
     Ok(result)
+}
+
+/// kefu's `kefu_memory_bytes{table}` gauges, in the order `/metrics` gives them.
+async fn memory_by_table(
+    base: &str,
+    client: &reqwest::Client,
+) -> anyhow::Result<Vec<(String, u64)>> {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let mut tables = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("kefu_memory_bytes{table=\"") else {
+            continue;
+        };
+        let (table, bytes) = rest
+            .split_once("\"} ")
+            .context("a kefu_memory_bytes line")?;
+        tables.push((table.to_owned(), bytes.parse()?));
+    }
+    Ok(tables)
 }
 
 /// `store 0.012 s, world 2.345 s` (with `, redb walked its file` when the store's open had to

@@ -193,6 +193,20 @@ fn shadow_text<'a>(counts: impl Iterator<Item = (&'a str, u32, u32, u64)>) -> St
     out
 }
 
+/// `kefu_memory_bytes{table}`: what the world's largest tables have allocated, for sizing a
+/// machine (BENCHMARKS.md has them per conversation at ten million).
+fn memory_text(tables: impl Iterator<Item = (&'static str, usize)>) -> String {
+    let mut out = String::from(
+        "# HELP kefu_memory_bytes Heap bytes the largest in-memory tables have allocated, by \
+         table (capacity, not use).\n\
+         # TYPE kefu_memory_bytes gauge\n",
+    );
+    for (table, bytes) in tables {
+        let _ = writeln!(out, "kefu_memory_bytes{{table=\"{table}\"}} {bytes}");
+    }
+    out
+}
+
 /// Label values are route templates; escape what the format reserves anyway.
 fn escape(value: &str) -> String {
     value
@@ -242,12 +256,14 @@ pub async fn serve(State(app): State<App>) -> Response {
                 ),
             ];
             let shadow = shadow_text(world.shadow.counts());
-            Ok::<_, ApiError>((sizes, shadow))
+            let tables = world.conversations.heap_bytes().into_iter();
+            let memory = memory_text(tables.chain(world.users.heap_bytes()));
+            Ok::<_, ApiError>((sizes, shadow + &memory))
         })
         .await;
     match read {
-        Ok((sizes, shadow)) => {
-            let text = app.metrics().render(&sizes, &app.store().timings()) + &shadow;
+        Ok((sizes, labelled)) => {
+            let text = app.metrics().render(&sizes, &app.store().timings()) + &labelled;
             let mut response = (StatusCode::OK, text).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,

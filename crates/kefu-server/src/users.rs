@@ -328,6 +328,17 @@ impl UserTable {
         self.index.len()
     }
 
+    /// The heap bytes the table has allocated (capacity, not use), by part: the blocks, the
+    /// slots and the index. A start from a snapshot reserves the blocks at the file's size,
+    /// a few bytes a user more than they take; what is never written is never resident.
+    pub fn heap_bytes(&self) -> [(&'static str, usize); 3] {
+        [
+            ("user_blocks", self.blocks.capacity()),
+            ("user_slots", self.slots.capacity() * size_of::<u64>()),
+            ("user_index", self.index.allocation_size()),
+        ]
+    }
+
     /// Makes room for `users` more users.
     pub fn reserve(&mut self, users: usize) {
         self.slots.reserve(users);
@@ -582,6 +593,16 @@ mod tests {
             users.at(at).map(|e| (e.value, e.version)),
             Some((u.value, u.version))
         );
+    }
+
+    #[test]
+    fn heap_bytes_count_the_blocks_slots_and_index() {
+        let (mut users, _) = users(1000);
+        users.shrink_to_fit();
+        let [(_, blocks), (_, slots), (_, index)] = users.heap_bytes();
+        assert_eq!(blocks, users.blocks.len());
+        assert_eq!(slots, 1000 * 8);
+        assert!(index > 1000 * 5 && index < 4 * 1000 * 5, "{index}");
     }
 
     #[test]

@@ -43,6 +43,24 @@ async fn sends_are_counted_by_errcode_and_requests_timed_by_route() {
             "missing {line:?} in\n{text}"
         );
     }
+    // What the world's tables hold, by table: one user and one conversation row at least.
+    let memory = |table: &str| -> u64 {
+        let prefix = format!("kefu_memory_bytes{{table=\"{table}\"}} ");
+        let value = text.lines().find_map(|l| l.strip_prefix(prefix.as_str()));
+        value
+            .unwrap_or_else(|| panic!("no {table} in\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    for table in [
+        "conversation_rows",
+        "conversation_index",
+        "user_blocks",
+        "user_slots",
+    ] {
+        assert!(memory(table) > 0, "{table} holds nothing in\n{text}");
+    }
+    memory("user_index");
     // Paths never become labels (they carry ids and tokens).
     assert!(!text.contains(&s.token) && !text.contains(&s.openid));
     // The embedded store timed its log appends: at least the scene's and the accepted sends'.
