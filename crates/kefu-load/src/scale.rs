@@ -287,13 +287,7 @@ async fn memory_by_table(
     base: &str,
     client: &reqwest::Client,
 ) -> anyhow::Result<Vec<(String, u64)>> {
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
+    let text = crate::store_timings::metrics(client, base).await?;
     let mut tables = Vec::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("kefu_memory_bytes{table=\"") else {

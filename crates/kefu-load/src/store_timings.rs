@@ -42,6 +42,12 @@ impl Histogram {
     }
 }
 
+/// kefu's `/metrics` text.
+pub(crate) async fn metrics(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let response = client.get(format!("{base}/metrics")).send().await?;
+    Ok(response.error_for_status()?.text().await?)
+}
+
 /// The store's two histograms at one moment.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct StoreTimings {
@@ -51,13 +57,7 @@ pub(crate) struct StoreTimings {
 
 impl StoreTimings {
     pub(crate) async fn scrape(client: &reqwest::Client, base: &str) -> anyhow::Result<Self> {
-        let text = client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
+        let text = metrics(client, base).await?;
         Self::parse(&text).context("reading kefu's /metrics")
     }
 
