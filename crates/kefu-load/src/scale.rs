@@ -8,11 +8,11 @@
 //! Then it sends for a moment, kills kefu with SIGKILL and times the start once more; and again
 //! after sends that redb holds without a checkpoint. Each start's line says how long the store
 //! and the world took, and whether redb had to walk its whole file (it should not: every
-//! durable commit saves its allocator state, opening's too). Last, it times a graceful stop (SIGTERM to exit) of kefu holding them all, and
-//! the start after it: a restart is a stop and a start. A graceful stop writes a snapshot of the
-//! users and conversations that the next start reads instead of the store's records (the
-//! clean-shutdown starts here); a start after SIGKILL reads the last one too, and loads again
-//! what the store wrote since.
+//! durable commit saves its allocator state, opening's too). Last, it times a graceful stop
+//! (SIGTERM to exit) of kefu holding them all, and the start after it: a restart is a stop and
+//! a start. A graceful stop writes a snapshot of the users and conversations that the next
+//! start reads instead of the store's records (the clean-shutdown starts here); a start after
+//! SIGKILL reads the last one too, and loads again what the store wrote since.
 
 use std::fmt::Write as _;
 use std::path::Path;

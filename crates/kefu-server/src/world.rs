@@ -183,27 +183,13 @@ impl World {
         let mut users = Vec::new();
         for (key, stored) in changed {
             match &key {
-                Key::User(user_id) => {
-                    let user = of_kind(&key, stored, |record| match record {
-                        Record::User(user) => Some(user),
-                        _ => None,
-                    });
-                    users.push((user_id.clone(), user));
-                }
+                Key::User(user_id) => users.push((user_id.clone(), of_kind(&key, stored))),
                 Key::Conversation { appid, openid } => {
-                    let conversation = of_kind(&key, stored, |record| match record {
-                        Record::Conversation(conversation) => Some(conversation),
-                        _ => None,
-                    });
-                    conversations.insert(openid.clone(), conversation);
+                    conversations.insert(openid.clone(), of_kind(&key, stored));
                     rows.entry(openid.clone()).or_insert_with(|| appid.clone());
                 }
                 Key::Follow { appid, openid } => {
-                    let follow = of_kind(&key, stored, |record| match record {
-                        Record::Follow(follow) => Some(follow),
-                        _ => None,
-                    });
-                    follows.insert(openid.clone(), follow);
+                    follows.insert(openid.clone(), of_kind(&key, stored));
                     rows.entry(openid.clone()).or_insert_with(|| appid.clone());
                 }
                 _ => {}
@@ -333,15 +319,11 @@ impl World {
     }
 }
 
-/// A stored record as the kind its key names (`kind` picks it out): one of another kind under
-/// the key is damage, logged and left out.
-fn of_kind<T>(
-    key: &Key,
-    stored: Option<Versioned<Record>>,
-    kind: impl FnOnce(Record) -> Option<T>,
-) -> Option<Entry<T>> {
+/// A stored record as the kind its key names: one of another kind under the key is damage,
+/// logged and left out.
+fn of_kind<T: Persist>(key: &Key, stored: Option<Versioned<Record>>) -> Option<Entry<T>> {
     let Versioned { value, version } = stored?;
-    let value = kind(value);
+    let value = T::from_record(value);
     if value.is_none() {
         tracing::warn!(
             ?key,
@@ -355,8 +337,10 @@ fn of_kind<T>(
 }
 
 /// The records that persist themselves through [`Tx::save`].
-pub trait Persist {
+pub trait Persist: Sized {
     fn record(&self) -> Record;
+    /// The record as this kind, `None` for a record of another kind.
+    fn from_record(record: Record) -> Option<Self>;
 }
 
 macro_rules! persist {
@@ -364,6 +348,13 @@ macro_rules! persist {
         $(impl Persist for $ty {
             fn record(&self) -> Record {
                 Record::$variant(self.clone())
+            }
+
+            fn from_record(record: Record) -> Option<Self> {
+                match record {
+                    Record::$variant(value) => Some(value),
+                    _ => None,
+                }
             }
         })*
     };
